@@ -1,0 +1,44 @@
+# The two commands of the README: `make demo` and `make test`. Both create what they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAGE ?= dev
+# jsii prints an end-of-life banner on Node 20; users should see clean output.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PYTHONPATH := $(CURDIR)
+
+NODE_READY := $(if $(wildcard package.json),node_modules/.installed,)
+
+.PHONY: help demo test lint typecheck unit bench synth diff deploy destroy clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements/services.txt requirements/dev.txt requirements/constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: run make with PYTHON=python3.11")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt -c requirements/constraints.txt
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "Node.js 20+ and npm are needed for the CDK CLI"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+demo: $(VENV)/.installed $(NODE_READY)  ## run the main job (see README)
+	$(BIN)/python -m services.routing.movement --nodes 4 --add 1 --keys 100000
+
+test: $(VENV)/.installed $(NODE_READY)  ## ruff, mypy and the whole test suite
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+bench: $(VENV)/.installed  ## benchmarks against the named baselines; JSON under results/
+	$(BIN)/python scripts/bench_ring.py
+
+clean:  ## remove the virtualenv, node_modules and generated files
+	rm -rf $(VENV) node_modules cdk.out results .mypy_cache .ruff_cache .pytest_cache .hypothesis

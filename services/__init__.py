@@ -1,0 +1,1 @@
+"""Python services that run on the instances: routing, api, jobs, worker, local."""

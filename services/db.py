@@ -1,0 +1,144 @@
+"""Database engines and versioned schema migrations, for SQLite, PostgreSQL and MySQL.
+
+One URL selects the backend: ``sqlite:///path`` (the embedded default),
+``postgresql://...`` (Aurora PostgreSQL; driven by psycopg 3) or ``mysql://...``
+(Aurora MySQL, MariaDB; driven by PyMySQL). Each component (jobs, items) owns an ordered
+list of migration steps; :func:`migrate` applies the missing ones at start, under a lock,
+so several processes starting at once apply each step exactly once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import sqlalchemy as sa
+
+Migration = Callable[[sa.Connection], None]
+"""One schema step. It runs in a transaction where the backend allows DDL in one."""
+
+_DRIVERS: Final = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql"}
+_ALIASES: Final = {
+    "postgres": "postgresql",
+    "mariadb": "mysql",
+    "aurora-postgresql": "postgresql",
+    "aurora-mysql": "mysql",
+}
+
+_versions = sa.Table(
+    "schema_versions",
+    sa.MetaData(),
+    sa.Column("component", sa.String(64), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+
+class DatabaseURLError(ValueError):
+    """A database URL that cannot be used; the message names the problem."""
+
+
+def normalise_url(url: str | sa.URL) -> sa.URL:
+    """Parse ``url`` and pick this project's driver for its backend.
+
+    Raises :class:`DatabaseURLError` for unparseable URLs and unsupported backends.
+    """
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError as error:
+        raise DatabaseURLError(f"database URL {url!r} is not a valid URL: {error}") from None
+    backend = parsed.get_backend_name()
+    backend = _ALIASES.get(backend, backend)
+    if backend not in _DRIVERS:
+        raise DatabaseURLError(
+            f"database URL scheme {parsed.drivername!r} is not supported; use sqlite, postgresql or mysql"
+        )
+    if backend != "sqlite" and not parsed.database:
+        raise DatabaseURLError(f"database URL {parsed.render_as_string()!r} names no database")
+    return parsed.set(drivername=_DRIVERS[backend])
+
+
+def make_engine(url: str | sa.URL, **options: Any) -> sa.Engine:
+    """Create an engine for ``url`` with settings fit for many processes sharing one database.
+
+    SQLite runs in WAL mode with a busy timeout, so local API nodes and workers can share a file.
+    """
+    parsed = normalise_url(url)
+    options.setdefault("pool_pre_ping", True)
+    if parsed.get_backend_name() == "sqlite":
+        options.setdefault("connect_args", {}).setdefault("check_same_thread", False)
+        options["connect_args"].setdefault("timeout", 30)
+        engine = sa.create_engine(parsed, **options)
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    options.setdefault("pool_recycle", 1800)
+    return sa.create_engine(parsed, **options)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def migrate(engine: sa.Engine, component: str, steps: Sequence[Migration]) -> int:
+    """Apply the steps of ``component`` that this database has not seen; return its version.
+
+    Safe to call from several processes at once: a database-wide lock serialises them.
+    Raises ``RuntimeError`` if the database is newer than this code (a downgrade).
+    """
+    with _migration_lock(engine):
+        _versions.create(engine, checkfirst=True)
+        with engine.begin() as conn:
+            row = conn.execute(sa.select(_versions.c.version).where(_versions.c.component == component)).first()
+        current = row.version if row else 0
+        if current > len(steps):
+            raise RuntimeError(
+                f"database schema of {component!r} is at version {current}, newer than this code's {len(steps)}"
+            )
+        for version, step in enumerate(steps[current:], start=current + 1):
+            with engine.begin() as conn:
+                step(conn)
+                if version == 1:
+                    conn.execute(sa.insert(_versions).values(component=component, version=1))
+                else:
+                    conn.execute(sa.update(_versions).where(_versions.c.component == component).values(version=version))
+        return len(steps)
+
+
+@contextlib.contextmanager
+def _migration_lock(engine: sa.Engine) -> Iterator[None]:
+    backend = engine.dialect.name
+    if backend == "sqlite":
+        database = engine.url.database
+        if not database or database == ":memory:":
+            yield
+            return
+        with Path(f"{database}.migrate-lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        return
+    with engine.connect() as conn:
+        if backend == "postgresql":
+            key = int.from_bytes(hashlib.blake2b(b"schema_versions", digest_size=8).digest(), "big", signed=True)
+            conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            release = sa.text("SELECT pg_advisory_unlock(:key)"), {"key": key}
+        else:
+            got = conn.execute(sa.text("SELECT GET_LOCK('schema_versions', 60)")).scalar()
+            if got != 1:
+                raise RuntimeError("timed out waiting for the schema migration lock")
+            release = sa.text("SELECT RELEASE_LOCK('schema_versions')"), {}
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(*release)
+            conn.commit()

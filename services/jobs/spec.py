@@ -1,0 +1,74 @@
+"""The queue and schedule settings that the CDK stacks and the local system share.
+
+One source of truth: the messaging stack sizes the SQS queue from ``QUEUE``, the worker
+heartbeats at ``QUEUE.heartbeat_seconds``, the local system (moto) creates its queues
+from the same values, and the EventBridge schedule and the local scheduler both fire the
+``precompute`` job on ``PRECOMPUTE.cron``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueSpec:
+    """SQS job queue and dead-letter queue settings.
+
+    The SQS developer guide's heartbeat advice: start with a visibility timeout of about
+    2 minutes and, while still working, extend it by about 2 minutes every minute.
+    """
+
+    visibility_timeout_seconds: int = 120
+    heartbeat_seconds: int = 60
+    max_receive_count: int = 5
+    receive_wait_seconds: int = 20
+    batch_size: int = 10
+    retention_seconds: int = 4 * 24 * 3600
+    dlq_retention_seconds: int = 14 * 24 * 3600
+
+    def __post_init__(self) -> None:
+        if not 0 < self.heartbeat_seconds < self.visibility_timeout_seconds <= 12 * 3600:
+            raise ValueError(
+                "queue visibility_timeout_seconds must exceed heartbeat_seconds and be at most 43200, "
+                f"got {self.visibility_timeout_seconds} and {self.heartbeat_seconds}"
+            )
+        if not 1 <= self.max_receive_count <= 1000:
+            raise ValueError(f"queue max_receive_count must be 1..1000, got {self.max_receive_count}")
+        if not 0 <= self.receive_wait_seconds <= 20:
+            raise ValueError(f"queue receive_wait_seconds must be 0..20, got {self.receive_wait_seconds}")
+        if not 1 <= self.batch_size <= 10:
+            raise ValueError(f"queue batch_size must be 1..10, got {self.batch_size}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduleSpec:
+    """An off-peak job: a five-field cron expression (UTC), the job type and its payload."""
+
+    cron: str
+    job_type: str
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.cron.split()) != 5:
+            raise ValueError(f"schedule cron must have five fields (minute hour day month weekday), got {self.cron!r}")
+
+    def eventbridge_expression(self) -> str:
+        """The same schedule as an EventBridge ``cron(...)`` expression (six fields, one ``?``)."""
+        minute, hour, day, month, weekday = self.cron.split()
+        if weekday == "*":
+            weekday = "?"
+        elif day == "*":
+            day = "?"
+        else:
+            raise ValueError(f"EventBridge cannot restrict both day-of-month and weekday: {self.cron!r}")
+        return f"cron({minute} {hour} {day} {month} {weekday} *)"
+
+    def idempotency_key(self, scheduled_time: str) -> str:
+        """The idempotency key of one firing, so a retried firing never makes a second job."""
+        return f"schedule:{self.job_type}:{scheduled_time}"
+
+
+QUEUE: Final = QueueSpec()
+PRECOMPUTE: Final = ScheduleSpec(cron="0 3 * * *", job_type="precompute", payload={"top": 1000})

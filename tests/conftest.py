@@ -1,0 +1,78 @@
+"""Shared fixtures: the real data services, each in a database of its own.
+
+PostgreSQL, MariaDB and Redis are used where they answer on their default local ports.
+On a machine without them the tests that need them skip with a one-line reason; with
+CI=true they must run, so an unreachable service fails the test instead.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+
+import pytest
+import redis
+import sqlalchemy as sa
+
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+MYSQL_ADMIN_URL = os.environ.get("TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+_SERVICE_FIXTURES = {"postgres_url": "postgres", "mysql_url": "mysql", "redis_url": "redis"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses a real service, so ``-m "not redis"`` selects around it."""
+    for item in items:
+        for fixture, marker in _SERVICE_FIXTURES.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(getattr(pytest.mark, marker))
+
+
+def unavailable(service: str, url: str, error: BaseException) -> None:
+    """Skip (or, with CI=true, fail) a test whose service does not answer."""
+    reason = (
+        f"{service} not reachable at {sa.make_url(url).render_as_string(hide_password=True)}: {type(error).__name__}"
+    )
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (required when CI=true)", pytrace=False)
+    pytest.skip(reason)
+
+
+def _scratch_database(admin_url: str, service: str, quote: str) -> Iterator[str]:
+    name = f"t_{secrets.token_hex(6)}"
+    try:
+        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE {quote}{name}{quote}"))
+    except sa.exc.OperationalError as error:
+        unavailable(service, admin_url, error)
+    try:
+        yield sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {quote}{name}{quote}"))
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A SQLAlchemy URL of a fresh, empty PostgreSQL database, dropped afterwards."""
+    yield from _scratch_database(POSTGRES_ADMIN_URL, "PostgreSQL", '"')
+
+
+@pytest.fixture
+def mysql_url() -> Iterator[str]:
+    """A SQLAlchemy URL of a fresh, empty MariaDB/MySQL database, dropped afterwards."""
+    yield from _scratch_database(MYSQL_ADMIN_URL, "MariaDB", "`")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The URL of the local Redis. Tests share it: namespace keys and channels per test."""
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        unavailable("Redis", REDIS_URL, error)
+    return REDIS_URL
