@@ -38,7 +38,7 @@ test: $(VENV)/.installed $(NODE_READY)  ## ruff, mypy and the whole test suite
 	$(BIN)/pytest
 
 bench: $(VENV)/.installed  ## benchmarks against the named baselines; JSON under results/
-	$(BIN)/python scripts/bench_ring.py
+	@set -e; for script in scripts/bench_*.py; do echo "== $$script"; $(BIN)/python $$script; done
 
 clean:  ## remove the virtualenv, node_modules and generated files
 	rm -rf $(VENV) node_modules cdk.out results .mypy_cache .ruff_cache .pytest_cache .hypothesis

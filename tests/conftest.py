@@ -11,6 +11,7 @@ import os
 import secrets
 from collections.abc import Iterator
 
+import boto3
 import pytest
 import redis
 import sqlalchemy as sa
@@ -40,7 +41,7 @@ def unavailable(service: str, url: str, error: BaseException) -> None:
     pytest.skip(reason)
 
 
-def _scratch_database(admin_url: str, service: str, quote: str) -> Iterator[str]:
+def _scratch_database(admin_url: str, service: str, quote: str, force: str = "") -> Iterator[str]:
     name = f"t_{secrets.token_hex(6)}"
     try:
         admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
@@ -52,14 +53,14 @@ def _scratch_database(admin_url: str, service: str, quote: str) -> Iterator[str]
         yield sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {quote}{name}{quote}"))
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {quote}{name}{quote}{force}"))
         admin.dispose()
 
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A SQLAlchemy URL of a fresh, empty PostgreSQL database, dropped afterwards."""
-    yield from _scratch_database(POSTGRES_ADMIN_URL, "PostgreSQL", '"')
+    yield from _scratch_database(POSTGRES_ADMIN_URL, "PostgreSQL", '"', force=" WITH (FORCE)")
 
 
 @pytest.fixture
@@ -76,3 +77,41 @@ def redis_url() -> str:
     except redis.RedisError as error:
         unavailable("Redis", REDIS_URL, error)
     return REDIS_URL
+
+
+@pytest.fixture(autouse=True)
+def _offline_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials and a fixed region, so no test can reach a real AWS account."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """The endpoint URL of a moto server shared by the whole session (several processes can use it).
+
+    Tests that use it must create uniquely named resources: state is shared.
+    """
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def sqs_client(moto_server: str):  # type: ignore[no-untyped-def]
+    """A boto3 SQS client talking to the session's moto server."""
+    return boto3.client("sqs", endpoint_url=moto_server, region_name="us-east-1")
