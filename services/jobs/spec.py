@@ -8,6 +8,7 @@ from the same values, and the EventBridge schedule and the local scheduler both 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -72,3 +73,30 @@ class ScheduleSpec:
 
 QUEUE: Final = QueueSpec()
 PRECOMPUTE: Final = ScheduleSpec(cron="0 3 * * *", job_type="precompute", payload={"top": 1000})
+
+
+MESSAGE_VERSION: Final = 1
+"""Version of the SQS message body.
+
+A body is a JSON object: ``{"v": 1, "job_id": str, "type": str, "payload": object}`` when
+the producer sent it (the job row exists), or ``{"v": 1, "type": str, "payload": object,
+"idempotency_key": str}`` when a schedule sent it (no row yet: the worker creates one,
+idempotently by the key, before running it).
+"""
+
+
+def scheduled_message_body(schedule: ScheduleSpec, scheduled_time: str) -> str:
+    """The SQS message body one firing of ``schedule`` sends.
+
+    The EventBridge schedule passes ``"<aws.scheduler.scheduled-time>"`` (filled in by
+    EventBridge Scheduler at each firing); the local scheduler passes the ISO time.
+    """
+    return json.dumps(
+        {
+            "v": MESSAGE_VERSION,
+            "type": schedule.job_type,
+            "payload": schedule.payload,
+            "idempotency_key": schedule.idempotency_key(scheduled_time),
+        },
+        sort_keys=True,
+    )
