@@ -8,10 +8,10 @@ moves keys only to or from that node: never between surviving nodes.
 Points of different nodes that collide are ordered by node name, so the owner of a
 contested point is the same whatever order nodes were added in.
 
-Lookups go through a table over ``2**bits`` equal slices of the circle. A slice that
-contains no point has a single owner, which the table stores; only keys that fall in a
-slice holding a point take the bisect path. The table is an index over the ring, never
-a second opinion: its answers are exactly the ring's.
+Lookups go through a table over ``2**bits`` equal slots of the circle. A slot that
+contains no point has a single owner, whose small integer id the table stores; only keys
+that fall in a slot holding a point take the bisect path. The table is an index over the
+ring, never a second opinion: its answers are exactly the ring's.
 
 Thread-safety: every change builds a new immutable snapshot under a lock and publishes
 it with one assignment, so readers never lock and never see a half-built ring.
@@ -30,6 +30,7 @@ from operator import sub
 from types import MappingProxyType
 from typing import Final
 
+from services.routing import arcs
 from services.routing.hashing import RING_BITS, RING_SIZE, HashFunction, to_bytes, xxh3_64
 
 DEFAULT_VNODES: Final = 512
@@ -38,7 +39,8 @@ DEFAULT_VNODES: Final = 512
 _SLOTS_PER_POINT: Final = 4
 _MIN_TABLE_BITS: Final = 8
 _MAX_TABLE_BITS: Final = 22
-_COARSE_BITS: Final = 6
+_COARSE_BITS: Final = 8  # a coarse bucket spans 2**8 table slots
+_HOLDS_POINT: Final = 0  # table entry for a slot that holds a point; node ids start at 1
 
 Nodes = Iterable[str] | Mapping[str, float]
 
@@ -50,15 +52,21 @@ class EmptyRingError(LookupError):
 @dataclass(frozen=True, slots=True)
 class _Snapshot:
     points: array[int]  # sorted ring positions
-    owners: list[str]  # owners[i] owns points[i]
-    table: list[str | None]  # owner per slice, None where a slice holds a point
-    shift: int  # slice index = hash >> shift
-    coarse: array[int]  # coarse[c]: first point index in bucket c (2**_COARSE_BITS slices)
+    ids: array[int]  # ids[i]: id of the node that owns points[i]
+    names: tuple[str | None, ...]  # names[id]; index 0 and freed ids are None
+    table: array[int]  # node id per slot, or _HOLDS_POINT
+    shift: int  # slot = hash >> shift
+    coarse: array[int]  # coarse[c]: index of the first point in coarse bucket c
     weights: Mapping[str, float]
     version: int
 
+    def id_of(self) -> dict[str, int]:
+        return {name: i for i, name in enumerate(self.names) if name is not None}
 
-_EMPTY = _Snapshot(array("Q"), [], [None], RING_BITS, array("I", [0, 0]), MappingProxyType({}), 0)
+
+_EMPTY = _Snapshot(
+    array("Q"), array("I"), (None,), array("H", [_HOLDS_POINT]), RING_BITS, array("I", [0, 0]), MappingProxyType({}), 0
+)
 
 
 def _table_bits(point_count: int) -> int:
@@ -116,15 +124,15 @@ class HashRing:
         except TypeError:
             to_bytes(key)  # names the wrong key type
             raise
-        owner = snap.table[h >> snap.shift]
-        if owner is not None:
-            return owner
-        owners = snap.owners
-        if not owners:
+        node = snap.table[h >> snap.shift]
+        if node:
+            return snap.names[node]  # type: ignore[return-value]
+        points = snap.points
+        if not points:
             raise EmptyRingError("the hash ring has no nodes")
         c = h >> (snap.shift + _COARSE_BITS)
-        i = bisect_left(snap.points, h, snap.coarse[c], snap.coarse[c + 1])
-        return owners[i] if i < len(owners) else owners[0]
+        i = bisect_left(points, h, snap.coarse[c], snap.coarse[c + 1])
+        return snap.names[snap.ids[i if i < len(points) else 0]]  # type: ignore[return-value]
 
     def nodes_for(self, key: str | bytes, n: int) -> list[str]:
         """Return the first ``n`` distinct nodes clockwise from ``key`` (fewer if the ring is smaller)."""
@@ -153,17 +161,17 @@ class HashRing:
         raise AssertionError("unreachable: the average guarantees a node below the cap")
 
     def _walk(self, snap: _Snapshot, key: str | bytes, limit: int) -> Iterator[str]:
-        owners = snap.owners
-        if not owners:
+        ids, names = snap.ids, snap.names
+        if not ids:
             raise EmptyRingError("the hash ring has no nodes")
-        count = len(owners)
+        count = len(ids)
         start = bisect_left(snap.points, self._hash(to_bytes(key)))
-        seen: set[str] = set()
+        seen: set[int] = set()
         for step in range(count):
-            owner = owners[(start + step) % count]
-            if owner not in seen:
-                seen.add(owner)
-                yield owner
+            node = ids[(start + step) % count]
+            if node not in seen:
+                seen.add(node)
+                yield names[node]  # type: ignore[misc]
                 if len(seen) == limit:
                     return
 
@@ -184,9 +192,7 @@ class HashRing:
         wanted = _normalise(nodes)
         with self._lock:
             current = self._snap.weights
-            gone = {n for n in current if n not in wanted}
-            changed = {n: w for n, w in wanted.items() if current.get(n) != w}
-            self._apply_locked(changed, gone)
+            self._apply_locked(wanted, {n for n in current if n not in wanted})
 
     @property
     def nodes(self) -> tuple[str, ...]:
@@ -222,23 +228,17 @@ class HashRing:
     @property
     def point_count(self) -> int:
         """The number of points on the ring."""
-        return len(self._snap.owners)
+        return len(self._snap.points)
 
     def points(self) -> list[tuple[int, str]]:
         """Every ``(position, owner)`` on the ring, in clockwise order."""
         snap = self._snap
-        return list(zip(snap.points, snap.owners, strict=True))
+        return list(zip(snap.points, map(snap.names.__getitem__, snap.ids), strict=True))  # type: ignore[arg-type]
 
     def shares(self) -> dict[str, float]:
         """Each node's exact share of the hash space, from arc lengths (sums to 1)."""
-        snap = self._snap
-        shares = dict.fromkeys(snap.weights, 0)
-        points, owners = snap.points, snap.owners
-        previous = points[-1] - RING_SIZE if points else 0
-        for point, owner in zip(points, owners, strict=True):
-            shares[owner] += point - previous
-            previous = point
-        return {node: arc / RING_SIZE for node, arc in shares.items()}
+        points = self.points()
+        return arcs.shares(points, RING_SIZE) if points else {}
 
     # -- building ------------------------------------------------------------------
 
@@ -260,26 +260,41 @@ class HashRing:
         remove = remove | {n for n in add if n in old.weights}  # a re-weighted node is replaced
         if not add and not remove:
             return
-        removed = {n: self._node_points(n, old.weights[n]) for n in remove}
-        added = {n: self._node_points(n, w) for n, w in add.items()}
-        points, owners = _merge(*_delete(old.points, old.owners, removed), added)
+        id_of = old.id_of()
+        removed = {id_of[n]: self._node_points(n, old.weights[n]) for n in remove}
+        names = [None if i in removed else name for i, name in enumerate(old.names)]
+        for node in add:  # ids are stable while a node stays, so the table can be patched
+            free = names.index(None, 1) if None in names[1:] else len(names)
+            names[free : free + 1] = [node]
+        id_of = {name: i for i, name in enumerate(names) if name is not None}
+        added = {id_of[n]: self._node_points(n, w) for n, w in add.items()}
+        points, ids = _merge(*_delete(old.points, old.ids, removed), added, names)
         changed = [p for group in (removed, added) for pts in group.values() for p in pts]
 
+        typecode = "H" if len(names) <= 0xFFFF else "I"
         shift = RING_BITS - _table_bits(len(points))
         if not points:
-            table: list[str | None] = [None]
-            shift = RING_BITS
-        elif shift != old.shift or len(changed) > len(points) // 4:
-            table = [None] * (1 << (RING_BITS - shift))
-            _refill(table, points, owners, shift, 0, len(table))
+            table, shift = array(typecode, [_HOLDS_POINT]), RING_BITS
+        elif shift != old.shift or typecode != old.table.typecode or len(changed) > len(points) // 4:
+            table = array(typecode, bytes(array(typecode).itemsize << (RING_BITS - shift)))
+            _refill(table, points, ids, shift, 0, len(table))
         else:
-            table = list(old.table)
+            table = array(typecode, old.table)
             for lo, hi in _dirty_slots(points, shift, changed):
-                _refill(table, points, owners, shift, lo, hi)
+                _refill(table, points, ids, shift, lo, hi)
 
         weights = {n: w for n, w in old.weights.items() if n not in remove} | add
+        while len(names) > 1 and names[-1] is None:
+            names.pop()
         self._snap = _Snapshot(
-            points, owners, table, shift, _coarse_index(points, shift), MappingProxyType(weights), old.version + 1
+            points,
+            ids,
+            tuple(names),
+            table,
+            shift,
+            _coarse_index(points, shift),
+            MappingProxyType(weights),
+            old.version + 1,
         )
 
 
@@ -293,73 +308,76 @@ def _decimal_bytes(count: int) -> list[bytes]:
     return _DIGITS[:count]
 
 
-def _delete(points: array[int], owners: list[str], removed: dict[str, list[int]]) -> tuple[array[int], list[str]]:
+def _delete(points: array[int], ids: array[int], removed: dict[int, list[int]]) -> tuple[array[int], array[int]]:
     """Remove each node's points, given the node's points, without scanning the ring."""
     if not removed:
-        return points, owners
+        return points, ids
     doomed: set[int] = set()
     for node, node_points in removed.items():
         for point in node_points:
             lo = bisect_left(points, point)
             hi = bisect_right(points, point, lo)
-            doomed.update(i for i in range(lo, hi) if owners[i] == node)
-    kept_points, kept_owners = array("Q"), []
+            doomed.update(i for i in range(lo, hi) if ids[i] == node)
+    kept_points, kept_ids = array("Q"), array("I")
     start = 0
     for i in sorted(doomed):
         kept_points.extend(points[start:i])
-        kept_owners.extend(owners[start:i])
+        kept_ids.extend(ids[start:i])
         start = i + 1
     kept_points.extend(points[start:])
-    kept_owners.extend(owners[start:])
-    return kept_points, kept_owners
+    kept_ids.extend(ids[start:])
+    return kept_points, kept_ids
 
 
-def _merge(points: array[int], owners: list[str], added: dict[str, list[int]]) -> tuple[array[int], list[str]]:
+def _merge(
+    points: array[int], ids: array[int], added: dict[int, list[int]], names: list[str | None]
+) -> tuple[array[int], array[int]]:
     """Insert each added node's points in ring order; equal points are ordered by node name."""
     count = sum(map(len, added.values()))
     if count == 0:
-        return points, owners
+        return points, ids
     if count * 8 < len(points):  # a few points: splice them in
-        new = sorted((p, n) for n, pts in added.items() for p in pts)
-        merged_points, merged_owners = array("Q"), []
+        new = sorted((p, names[i], i) for i, pts in added.items() for p in pts)
+        merged_points, merged_ids = array("Q"), array("I")
         start = 0
-        for point, node in new:
+        for point, name, node in new:
             i = bisect_left(points, point, start)
-            while i < len(points) and points[i] == point and owners[i] < node:
+            while i < len(points) and points[i] == point and names[ids[i]] < name:  # type: ignore[operator]
                 i += 1
             merged_points.extend(points[start:i])
-            merged_owners.extend(owners[start:i])
+            merged_ids.extend(ids[start:i])
             merged_points.append(point)
-            merged_owners.append(node)
+            merged_ids.append(node)
             start = i
         merged_points.extend(points[start:])
-        merged_owners.extend(owners[start:])
-        return merged_points, merged_owners
-    # Many points: sort everything at once, each point packed with its node's rank into
+        merged_ids.extend(ids[start:])
+        return merged_points, merged_ids
+    # Many points: sort everything at once, each point packed with its node's name rank into
     # one integer, which sorts several times faster than (point, name) tuples.
-    names = sorted(set(owners) | added.keys())
-    rank = {name: r for r, name in enumerate(names)}
-    bits = max(1, (len(names) - 1).bit_length())
-    packed = [p << bits | rank[o] for p, o in zip(points, owners, strict=True)]
+    by_name = sorted((name, i) for i, name in enumerate(names) if name is not None)
+    rank = {i: r for r, (_, i) in enumerate(by_name)}
+    bits = max(1, (len(by_name) - 1).bit_length())
+    packed = [p << bits | rank[i] for p, i in zip(points, ids, strict=True)]
     for node, node_points in added.items():
         r = rank[node]
         packed.extend(p << bits | r for p in node_points)
     packed.sort()
     mask = (1 << bits) - 1
-    return array("Q", [k >> bits for k in packed]), [names[k & mask] for k in packed]
+    id_by_rank = [i for _, i in by_name]
+    return array("Q", [k >> bits for k in packed]), array("I", [id_by_rank[k & mask] for k in packed])
 
 
-def _refill(table: list[str | None], points: array[int], owners: list[str], shift: int, lo: int, hi: int) -> None:
-    """Recompute ``table[lo:hi]`` from the ring: each slot's owner, or None where it holds a point."""
+def _refill(table: array[int], points: array[int], ids: array[int], shift: int, lo: int, hi: int) -> None:
+    """Recompute ``table[lo:hi]`` from the ring: each slot's owner id, or _HOLDS_POINT."""
     first = bisect_left(points, lo << shift)
     end = bisect_left(points, hi << shift, first)
     slots = [p >> shift for p in points[first:end]]
     # A slot belongs to the first point at or after it; slots past the last point wrap round.
     gaps = map(sub, slots, [lo - 1, *slots[:-1]])
-    fill: list[str | None] = list(chain.from_iterable(map(repeat, owners[first:end], gaps)))
-    fill.extend(repeat(owners[end % len(owners)], hi - lo - len(fill)))
+    fill = array(table.typecode, chain.from_iterable(map(repeat, ids[first:end], gaps)))
+    fill.extend(repeat(ids[end % len(ids)], hi - lo - len(fill)))
     for slot in slots:
-        fill[slot - lo] = None
+        fill[slot - lo] = _HOLDS_POINT
     table[lo:hi] = fill
 
 
