@@ -23,6 +23,7 @@ import tracemalloc
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -136,6 +137,10 @@ def movement(contender: Contender, nodes: list[str], ring: Any, newcomer: str) -
     return sum(flows.values()), sum(f for (_, new), f in flows.items() if new != newcomer)
 
 
+def _lookup_all(lookup: Callable[[str], str], keys: list[str]) -> list[str]:
+    return [lookup(k) for k in keys]
+
+
 def lookup_rates(n: int, keys: list[str], runs: int) -> dict[str, float]:
     """Lookups per second for every contender, timed in turns so background noise hits all alike."""
     nodes = [f"node-{i}" for i in range(n)]
@@ -143,7 +148,7 @@ def lookup_rates(n: int, keys: list[str], runs: int) -> dict[str, float]:
     best = dict.fromkeys(lookups, math.inf)
     for _ in range(runs):
         for name, lookup in lookups.items():
-            best[name] = min(best[name], best_of(1, lambda lookup=lookup: [lookup(k) for k in keys]))
+            best[name] = min(best[name], best_of(1, partial(_lookup_all, lookup, keys)))
     return {name: len(keys) / seconds for name, seconds in best.items()}
 
 
@@ -259,10 +264,10 @@ def main() -> int:
     balance = Table(title="Balance and movement on adding 1 node (exact, from arc lengths)")
     for column in ("n", "ring", "points", "peak/mean", "moved", "optimum 1/(n+1)", "between old nodes"):
         balance.add_column(column, justify="right")
-    for n, contenders in per_size.items():
+    for size, contenders in per_size.items():
         for name, m in contenders.items():
             speed.add_row(
-                n,
+                size,
                 name,
                 f"{m['lookups_per_s']:,.0f}",
                 f"{m['lookups_per_s'] / contenders[base]['lookups_per_s']:.2f}x",
@@ -272,7 +277,7 @@ def main() -> int:
                 f"{m['bytes_per_point']:.0f}",
             )
             balance.add_row(
-                n,
+                size,
                 name,
                 f"{m['points']:,}",
                 f"{m['peak_to_mean']:.3f}",

@@ -38,7 +38,9 @@ def test_removing_a_server_moves_only_its_keys() -> None:
     ("before", "after", "expected"),
     [(FOUR, FIVE, 0.2), (FIVE, FOUR, 0.2), ({"a": 1.0}, {"a": 1.0, "b": 3.0}, 0.75), (FOUR, FOUR, 0.0)],
 )
-def test_the_optimum_is_the_least_any_scheme_can_move(before, after, expected) -> None:
+def test_the_optimum_is_the_least_any_scheme_can_move(
+    before: dict[str, float], after: dict[str, float], expected: float
+) -> None:
     assert optimum_moved(before, after) == pytest.approx(expected)
 
 
@@ -75,7 +77,7 @@ def test_the_command_prints_tables(capsys: pytest.CaptureFixture[str]) -> None:
         (["--nodes", "1", "--remove", "S1"], "leaves no servers"),
     ],
 )
-def test_bad_arguments_get_one_line_errors(argv, message, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_arguments_get_one_line_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         main([*argv, "--no-chart"])
     assert exit_.value.code == 2

@@ -18,7 +18,7 @@ def toy(data: bytes) -> int:
     return TOY_POINTS[data] if data in TOY_POINTS else int(data)
 
 
-def toy_ring(nodes=("a", "b", "c")) -> HashRing:
+def toy_ring(nodes: tuple[str, ...] = ("a", "b", "c")) -> HashRing:
     return HashRing(nodes, vnodes=1, hash=toy)
 
 
@@ -123,7 +123,7 @@ def test_removing_an_unknown_node_raises_key_error_naming_it() -> None:
 @pytest.mark.parametrize("weight", [0, -1, float("nan"), float("inf"), "2", None, True])
 def test_a_bad_weight_raises_value_error_naming_the_node(weight: object) -> None:
     with pytest.raises(ValueError, match="weight of node 'n1'"):
-        HashRing({"n1": weight})  # type: ignore[dict-item]
+        HashRing({"n1": weight})
     with pytest.raises(ValueError, match="weight of node 'n1'"):
         HashRing().add("n1", weight)  # type: ignore[arg-type]
 

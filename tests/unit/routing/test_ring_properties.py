@@ -36,7 +36,9 @@ def owners(ring: HashRing) -> list[str]:
 
 @settings(max_examples=60, deadline=None)
 @given(fleet=fleets, newcomer=names, weight=weights, vnodes=st.integers(1, 64))
-def test_adding_a_node_moves_keys_only_to_it(fleet, newcomer, weight, vnodes) -> None:
+def test_adding_a_node_moves_keys_only_to_it(
+    fleet: dict[str, float], newcomer: str, weight: float, vnodes: int
+) -> None:
     fleet.pop(newcomer, None)
     assume(fleet)
     ring = HashRing(fleet, vnodes=vnodes)
@@ -50,7 +52,7 @@ def test_adding_a_node_moves_keys_only_to_it(fleet, newcomer, weight, vnodes) ->
 
 @settings(max_examples=60, deadline=None)
 @given(fleet=fleets, vnodes=st.integers(1, 64), data=st.data())
-def test_removing_a_node_moves_only_its_keys(fleet, vnodes, data) -> None:
+def test_removing_a_node_moves_only_its_keys(fleet: dict[str, float], vnodes: int, data: st.DataObject) -> None:
     leaver = data.draw(st.sampled_from(sorted(fleet)))
     ring = HashRing(fleet, vnodes=vnodes)
     before = owners(ring)
@@ -65,7 +67,9 @@ def test_removing_a_node_moves_only_its_keys(fleet, vnodes, data) -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(fleet=fleets, weight=weights, data=st.data())
-def test_reweighting_a_node_moves_keys_only_to_or_from_it(fleet, weight, data) -> None:
+def test_reweighting_a_node_moves_keys_only_to_or_from_it(
+    fleet: dict[str, float], weight: float, data: st.DataObject
+) -> None:
     node = data.draw(st.sampled_from(sorted(fleet)))
     ring = HashRing(fleet, vnodes=16)
     before = owners(ring)
@@ -79,7 +83,9 @@ operations = st.lists(st.tuples(st.sampled_from(["add", "remove", "set"]), names
 
 @settings(max_examples=60, deadline=None)
 @given(ops=operations, use_coarse=st.booleans(), vnodes=st.integers(1, 40))
-def test_the_lookup_table_always_agrees_with_the_ring(ops, use_coarse, vnodes) -> None:
+def test_the_lookup_table_always_agrees_with_the_ring(
+    ops: list[tuple[str, str, float]], use_coarse: bool, vnodes: int
+) -> None:
     """Incremental table updates, full rebuilds and collisions never change an answer."""
     ring = HashRing([], vnodes=vnodes, hash=coarse if use_coarse else xxh3_64)
     for op, name, weight in ops:
@@ -102,7 +108,9 @@ def test_the_lookup_table_always_agrees_with_the_ring(ops, use_coarse, vnodes) -
     c=st.floats(min_value=1.0, max_value=3.0),
     key=st.text(max_size=10),
 )
-def test_bounded_loads_pick_the_first_node_under_the_cap(fleet, loads, c, key) -> None:
+def test_bounded_loads_pick_the_first_node_under_the_cap(
+    fleet: list[str], loads: list[int], c: float, key: str
+) -> None:
     ring = HashRing(fleet, vnodes=8)
     current = dict(zip(fleet, loads, strict=False))
     cap = math.ceil(c * (sum(current.values()) + 1) / len(fleet))
@@ -115,7 +123,7 @@ def test_bounded_loads_pick_the_first_node_under_the_cap(fleet, loads, c, key) -
 
 @settings(max_examples=20, deadline=None)
 @given(n=st.integers(2, 12), c=st.sampled_from([1.0, 1.1, 1.25, 2.0]))
-def test_bounded_loads_cap_every_node_even_for_one_hot_key(n, c) -> None:
+def test_bounded_loads_cap_every_node_even_for_one_hot_key(n: int, c: float) -> None:
     ring = HashRing([f"s{i}" for i in range(n)], vnodes=16)
     loads: Counter[str] = Counter()
     for i in range(20 * n):
