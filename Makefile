@@ -40,5 +40,21 @@ test: $(VENV)/.installed $(NODE_READY)  ## ruff, mypy and the whole test suite
 bench: $(VENV)/.installed  ## benchmarks against the named baselines; JSON under results/
 	@set -e; for script in scripts/bench_*.py; do echo "== $$script"; $(BIN)/python $$script; done
 
+CDK := npx --no-install cdk
+CDK_ARGS ?=
+
+synth: $(VENV)/.installed $(NODE_READY)  ## CloudFormation templates of STAGE (dev; STAGE=prod) into cdk.out/
+	rm -rf cdk.out
+	$(CDK) synth --quiet --no-notices -c stage=$(STAGE) $(CDK_ARGS)
+
+diff: $(VENV)/.installed $(NODE_READY)  ## what deploying STAGE would change in your AWS account
+	$(CDK) diff --no-notices -c stage=$(STAGE) $(CDK_ARGS)
+
+deploy: $(VENV)/.installed $(NODE_READY)  ## deploy every stack of STAGE (AWS credentials, bootstrapped account)
+	$(CDK) deploy --all --no-notices --require-approval broadening -c stage=$(STAGE) $(CDK_ARGS)
+
+destroy: $(VENV)/.installed $(NODE_READY)  ## delete every stack of STAGE (prod's data stacks are protected)
+	$(CDK) destroy --all --no-notices -c stage=$(STAGE) $(CDK_ARGS)
+
 clean:  ## remove the virtualenv, node_modules and generated files
 	rm -rf $(VENV) node_modules cdk.out results .mypy_cache .ruff_cache .pytest_cache .hypothesis
