@@ -100,3 +100,52 @@ def scheduled_message_body(schedule: ScheduleSpec, scheduled_time: str) -> str:
         },
         sort_keys=True,
     )
+
+
+MAX_MESSAGE_BYTES: Final = 256 * 1024
+"""The largest message body the producer sends (SQS's long-standing limit; the payload is most of it)."""
+
+
+class MessageFormatError(ValueError):
+    """An SQS message body that is not a job message of a known version; the text says why."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobMessage:
+    """A parsed message body: ``job_id`` is set when the producer sent it (the row exists),
+    ``idempotency_key`` when a schedule sent it (the worker creates the row by that key)."""
+
+    type: str
+    payload: dict[str, Any]
+    job_id: str | None = None
+    idempotency_key: str | None = None
+
+
+def job_message_body(job_id: str, job_type: str, payload: dict[str, Any]) -> str:
+    """The SQS message body the producer (and the outbox relay) send for an accepted job."""
+    return json.dumps({"v": MESSAGE_VERSION, "job_id": job_id, "type": job_type, "payload": payload}, sort_keys=True)
+
+
+def parse_message_body(body: str) -> JobMessage:
+    """Decode a message body of either form; raise :class:`MessageFormatError` naming the problem."""
+    try:
+        data = json.loads(body)
+    except ValueError as error:
+        raise MessageFormatError(f"message body is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise MessageFormatError(f"message body must be a JSON object, got {type(data).__name__}")
+    if data.get("v") != MESSAGE_VERSION:
+        raise MessageFormatError(f"message version must be {MESSAGE_VERSION}, got {data.get('v')!r}")
+    job_type, payload = data.get("type"), data.get("payload", {})
+    if not isinstance(job_type, str) or not job_type:
+        raise MessageFormatError("message field 'type' must be a non-empty string")
+    if not isinstance(payload, dict):
+        raise MessageFormatError(f"message field 'payload' must be a JSON object, got {type(payload).__name__}")
+    job_id, key = data.get("job_id"), data.get("idempotency_key")
+    if job_id is not None and (not isinstance(job_id, str) or not job_id):
+        raise MessageFormatError("message field 'job_id' must be a non-empty string")
+    if key is not None and (not isinstance(key, str) or not key):
+        raise MessageFormatError("message field 'idempotency_key' must be a non-empty string")
+    if job_id is None and key is None:
+        raise MessageFormatError("message must carry 'job_id' (producer) or 'idempotency_key' (schedule)")
+    return JobMessage(type=job_type, payload=payload, job_id=job_id, idempotency_key=key)

@@ -1,0 +1,97 @@
+"""``python -m services.worker``: run one worker process until SIGTERM (see ``--help``)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from types import FrameType
+
+import boto3
+from prometheus_client import REGISTRY, start_http_server
+from sqlalchemy.exc import SQLAlchemyError
+
+from services.db import DatabaseURLError
+from services.jobs import JobStore, sqs_client
+from services.logs import configure_logging
+from services.worker.lifecycle import InstanceMetadata
+from services.worker.metrics import WorkerMetrics
+from services.worker.registry import load_handlers
+from services.worker.settings import SettingsError, load_settings, settings_help
+from services.worker.worker import Worker, WorkerStartError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m services.worker",
+        description=(
+            "Consume jobs from the SQS queue and run them: long-poll batches, database leases, "
+            "heartbeats, retries with backoff, dead-lettering, and a graceful drain on SIGTERM "
+            "(or when the instance's termination lifecycle hook fires)."
+        ),
+        epilog="settings (environment variables):\n" + settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="check the settings, the database and the queue, then exit 0"
+    )
+    return parser
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"worker: {message.splitlines()[0] if message else 'failed'}", file=sys.stderr)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the worker; return the exit status (0 after a drain, 2 for bad settings, 1 otherwise)."""
+    args = _parser().parse_args(argv)
+    try:
+        settings, config = load_settings()
+        load_handlers(config.handler_modules)
+    except (SettingsError, ImportError) as error:
+        return _fail(str(error), 2)
+    configure_logging("worker", level=settings.log_level, json=settings.log_json)
+    try:
+        store = JobStore.from_url(settings.database_url, pool_size=config.concurrency + 4)
+    except (SQLAlchemyError, DatabaseURLError) as error:
+        return _fail(f"database at DATABASE_URL is not usable: {error}", 1)
+    metadata: InstanceMetadata | None = None
+    try:
+        sqs = sqs_client(
+            queue_url=settings.queue_url,
+            read_timeout=config.receive_wait_seconds + 10,
+            max_pool_connections=config.concurrency + 4,
+        )
+        worker = Worker(
+            store=store, sqs=sqs, queue_url=settings.queue_url, config=config, metrics=WorkerMetrics(REGISTRY)
+        )
+        if args.check:
+            worker.check()
+            print(f"worker: settings, database and queue OK (max receive count {worker.max_receive_count})")
+            return 0
+        if config.lifecycle_enabled:
+            metadata = InstanceMetadata(config.imds_endpoint)
+            worker.attach_lifecycle(
+                metadata=metadata, autoscaling=boto3.client("autoscaling", region_name=sqs.meta.region_name)
+            )
+        if settings.metrics_port:
+            start_http_server(settings.metrics_port, addr="0.0.0.0", registry=REGISTRY)  # noqa: S104 - scraped by the agent
+
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            worker.stop()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        worker.run()
+    except WorkerStartError as error:
+        return _fail(str(error), 1)
+    finally:
+        if metadata is not None:
+            metadata.close()
+        store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""The worker's settings, read once from the environment at start (pydantic-settings).
+
+A missing or invalid setting stops the worker with one line naming it: see :func:`load_settings`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.db import DatabaseURLError, normalise_url
+from services.jobs import DEFAULT_DATABASE_URL
+from services.jobs.spec import QUEUE
+from services.worker.config import WorkerConfig, default_worker_id
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message is one line naming it."""
+
+
+def _env(name: str, default: Any, description: str, **constraints: Any) -> Any:
+    """A setting read from the environment variable ``name``."""
+    return Field(default=default, validation_alias=name, description=description, **constraints)
+
+
+class WorkerSettings(BaseSettings):
+    """Environment variables of ``python -m services.worker`` (names as in the aliases)."""
+
+    model_config = SettingsConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+    database_url: str = _env("DATABASE_URL", DEFAULT_DATABASE_URL, "the job database")
+    queue_url: str = Field(validation_alias="QUEUE_URL", min_length=1, description="the SQS job queue")
+    log_level: str = _env("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR")
+    log_json: bool = _env("LOG_JSON", True, "JSON lines (true) or console text (false)")
+    handler_modules: str = _env("JOB_HANDLER_MODULES", "", "extra handler modules to import, comma-separated")
+    worker_id: str = Field(
+        default_factory=default_worker_id, validation_alias="WORKER_ID", min_length=1, description="this worker's name"
+    )
+    concurrency: int = _env("WORKER_CONCURRENCY", 10, "jobs run at once", ge=1, le=512)
+    batch_size: int = _env("WORKER_BATCH_SIZE", QUEUE.batch_size, "messages per receive and per ack batch", ge=1, le=10)
+    receive_wait_seconds: int = _env(
+        "WORKER_RECEIVE_WAIT_SECONDS", QUEUE.receive_wait_seconds, "long poll", ge=0, le=20
+    )
+    visibility_timeout_seconds: int = _env(
+        "WORKER_VISIBILITY_TIMEOUT_SECONDS",
+        QUEUE.visibility_timeout_seconds,
+        "visibility set at receive and by each heartbeat",
+        ge=1,
+        le=43200,
+    )
+    heartbeat_seconds: float = _env("WORKER_HEARTBEAT_SECONDS", QUEUE.heartbeat_seconds, "heartbeat interval", gt=0)
+    lease_seconds: float = _env("WORKER_LEASE_SECONDS", QUEUE.visibility_timeout_seconds, "job lease", gt=0)
+    max_receive_count: int | None = _env(
+        "WORKER_MAX_RECEIVE_COUNT", None, "attempts per message; unset: the redrive policy's", ge=1, le=1000
+    )
+    backoff_base_seconds: float = _env("WORKER_BACKOFF_BASE_SECONDS", 2.0, "first retry delay", gt=0)
+    backoff_max_seconds: float = _env("WORKER_BACKOFF_MAX_SECONDS", 300.0, "longest retry delay", gt=0)
+    drain_seconds: float = _env("WORKER_DRAIN_SECONDS", 60.0, "time running jobs get at shutdown", ge=0)
+    reaper_interval_seconds: float = _env("WORKER_REAPER_INTERVAL_SECONDS", 30.0, "reaper period; 0 turns it off", ge=0)
+    reap_grace_seconds: float | None = _env(
+        "WORKER_REAP_GRACE_SECONDS", None, "time past lease expiry before reaping; unset: the lease", ge=0
+    )
+    relay_retry_seconds: float = _env("WORKER_RELAY_RETRY_SECONDS", 30.0, "outbox resend interval", gt=0)
+    ack_flush_seconds: float = _env("WORKER_ACK_FLUSH_SECONDS", 1.0, "longest wait to fill a delete batch", gt=0)
+    metrics_port: int | None = _env(
+        "WORKER_METRICS_PORT", None, "serve Prometheus /metrics on this port", ge=1, le=65535
+    )
+    lifecycle_hook_name: str | None = _env("WORKER_LIFECYCLE_HOOK_NAME", None, "termination lifecycle hook to complete")
+    asg_name: str | None = _env("WORKER_ASG_NAME", None, "the worker's Auto Scaling group (with the hook)")
+    imds_endpoint: str = _env("WORKER_IMDS_ENDPOINT", "http://169.254.169.254", "instance metadata service")
+    lifecycle_poll_seconds: float = _env("WORKER_LIFECYCLE_POLL_SECONDS", 5.0, "lifecycle-state poll interval", gt=0)
+
+    @pydantic.field_validator("database_url")
+    @classmethod
+    def _usable_url(cls, value: str) -> str:
+        try:
+            normalise_url(value)
+        except DatabaseURLError as error:
+            raise ValueError(str(error)) from None
+        return value
+
+    @pydantic.field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError(f"must be DEBUG, INFO, WARNING or ERROR, got {value!r}")
+        return value.upper()
+
+    @pydantic.field_validator("lifecycle_hook_name", "asg_name")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+    def worker_config(self) -> WorkerConfig:
+        """The :class:`WorkerConfig` these settings describe; ``ValueError`` for inconsistent values."""
+        return WorkerConfig(
+            worker_id=self.worker_id,
+            concurrency=self.concurrency,
+            batch_size=self.batch_size,
+            receive_wait_seconds=self.receive_wait_seconds,
+            visibility_timeout_seconds=self.visibility_timeout_seconds,
+            heartbeat_seconds=self.heartbeat_seconds,
+            lease_seconds=self.lease_seconds,
+            max_receive_count=self.max_receive_count,
+            backoff_base_seconds=self.backoff_base_seconds,
+            backoff_max_seconds=self.backoff_max_seconds,
+            drain_seconds=self.drain_seconds,
+            reaper_interval_seconds=self.reaper_interval_seconds,
+            reap_grace_seconds=self.reap_grace_seconds,
+            relay_retry_seconds=self.relay_retry_seconds,
+            ack_flush_seconds=self.ack_flush_seconds,
+            handler_modules=tuple(name.strip() for name in self.handler_modules.split(",") if name.strip()),
+            lifecycle_hook_name=self.lifecycle_hook_name,
+            asg_name=self.asg_name,
+            imds_endpoint=self.imds_endpoint,
+            lifecycle_poll_seconds=self.lifecycle_poll_seconds,
+        )
+
+
+_ENV_NAMES = {name: str(field.validation_alias) for name, field in WorkerSettings.model_fields.items()}
+
+
+def load_settings(**overrides: Any) -> tuple[WorkerSettings, WorkerConfig]:
+    """Read the settings from the environment (``overrides`` win) and derive the worker config.
+
+    Raises :class:`SettingsError` with one line naming each bad setting.
+    """
+    try:
+        settings = WorkerSettings(**overrides)
+    except pydantic.ValidationError as error:
+        raise SettingsError("; ".join(_describe(item) for item in error.errors())) from None
+    try:
+        return settings, settings.worker_config()
+    except ValueError as error:
+        raise SettingsError(f"inconsistent worker settings: {_with_env_names(str(error))}") from None
+
+
+def settings_help() -> str:
+    """One line per environment variable: name, default and meaning (for ``--help``)."""
+    lines = []
+    for name, field in WorkerSettings.model_fields.items():
+        if field.is_required():
+            default = "required"
+        elif field.default_factory is not None:
+            default = "default <hostname>-<pid>"
+        else:
+            default = "unset by default" if field.default is None else f"default {field.default!r}"
+        lines.append(f"  {_ENV_NAMES[name]:<34} {field.description} ({default})")
+    return "\n".join(lines)
+
+
+def _describe(item: Any) -> str:
+    name = str(item["loc"][0]) if item["loc"] else "settings"
+    name = _ENV_NAMES.get(name, name)
+    if item["type"] == "missing":
+        return f"setting {name} is required"
+    message = str(item["msg"]).removeprefix("Value error, ")
+    return f"setting {name} is invalid: {message} (got {item['input']!r})"
+
+
+def _with_env_names(message: str) -> str:
+    for name, env in sorted(_ENV_NAMES.items(), key=lambda pair: -len(pair[0])):
+        message = message.replace(name, env)
+    return message

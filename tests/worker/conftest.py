@@ -1,0 +1,97 @@
+"""Fixtures of the worker tests: the job fixtures, plus a worker running on a thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import structlog
+
+from services.jobs import JobStore
+from services.worker.config import WorkerConfig
+from services.worker.registry import load_handlers
+from services.worker.worker import Worker
+from tests.jobs.conftest import db_url, make_queues, sqlite_url  # noqa: F401 - fixtures shared with tests/jobs
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+load_handlers(["tests.worker.sample_handlers"])
+
+RunWorker = Callable[..., AbstractContextManager[Worker]]
+"""``run_worker(store, queue_url, **config)``: a worker on a thread, stopped when the block ends."""
+
+FAST = {
+    "concurrency": 4,
+    "receive_wait_seconds": 0,
+    "visibility_timeout_seconds": 30,
+    "heartbeat_seconds": 0.5,
+    "lease_seconds": 30,
+    "backoff_base_seconds": 0.1,
+    "backoff_max_seconds": 1,
+    "reaper_interval_seconds": 0,
+    "ack_flush_seconds": 0.1,
+    "drain_seconds": 5,
+}
+"""Short timings so a test takes seconds; each test overrides what it exercises."""
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
+    """Poll until ``predicate()`` is truthy; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def isolated_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Let code under test call ``configure_logging`` without changing logging for later tests."""
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    monkeypatch.setattr(root, "level", root.level)
+    yield
+    structlog.reset_defaults()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[JobStore]:
+    """A store on a SQLite file (the embedded default's backend)."""
+    with JobStore.from_url(f"sqlite:///{tmp_path / 'worker.db'}") as opened:
+        yield opened
+
+
+@pytest.fixture
+def run_worker(sqs_client: SQSClient) -> Iterator[RunWorker]:
+    """Start workers on threads: ``with run_worker(store, queue_url, **config) as worker:``; stopped at exit."""
+    started: list[tuple[Worker, threading.Thread]] = []
+
+    @contextmanager
+    def run(store: JobStore, queue_url: str, *, sqs: Any = None, **overrides: Any) -> Iterator[Worker]:
+        config = WorkerConfig(**{"worker_id": f"w{len(started)}", **FAST, **overrides})
+        worker = Worker(store=store, sqs=sqs or sqs_client, queue_url=queue_url, config=config)
+        thread = threading.Thread(target=worker.run, name=f"worker-{config.worker_id}")
+        started.append((worker, thread))
+        thread.start()
+        wait_until(lambda: worker.receiving.is_set() or not thread.is_alive(), timeout=10)
+        try:
+            yield worker
+        finally:
+            worker.stop()
+            thread.join(timeout=30)
+            assert not thread.is_alive(), "the worker did not stop"
+
+    yield run
+    for worker, thread in started:
+        worker.stop()
+        thread.join(timeout=30)

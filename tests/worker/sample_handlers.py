@@ -1,0 +1,54 @@
+"""Handlers used only by the tests; worker processes import them through JOB_HANDLER_MODULES.
+
+``test-effect`` writes its side effect through the context's staged effects into a table
+whose primary key is the job id: a duplicate effect could never commit, and a lost one
+would show as a missing row.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pydantic
+import sqlalchemy as sa
+
+from services.worker.context import JobContext
+from services.worker.registry import handler
+
+effects = sa.Table(
+    "test_effects",
+    sa.MetaData(),
+    sa.Column("job_id", sa.String(36), primary_key=True),
+    sa.Column("attempt", sa.Integer, nullable=False),
+)
+
+BROKEN = threading.Event()
+"""While set, ``test-flaky`` fails."""
+
+
+class EffectPayload(pydantic.BaseModel):
+    seconds: float = pydantic.Field(default=0, ge=0, le=60)
+
+
+@handler("test-effect", payload=EffectPayload)
+def effect(payload: EffectPayload, ctx: JobContext) -> dict[str, Any]:
+    """Sleep, then write one effect row in the completion's transaction."""
+    ctx.sleep(payload.seconds)
+    job_id, attempt = ctx.job_id, ctx.attempt
+    ctx.stage(lambda conn: conn.execute(sa.insert(effects).values(job_id=job_id, attempt=attempt)))
+    return {"attempt": attempt}
+
+
+@handler("test-flaky")
+def flaky(payload: dict[str, Any], ctx: JobContext) -> str:
+    """Fail while BROKEN is set."""
+    if BROKEN.is_set():
+        raise RuntimeError("still broken")
+    return "fixed"
+
+
+@handler("test-bad-result")
+def bad_result(payload: dict[str, Any], ctx: JobContext) -> object:
+    """Return something that is not JSON."""
+    return {"when": object()}

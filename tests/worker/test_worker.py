@@ -1,0 +1,275 @@
+"""The worker against a real (moto) queue and a real database: each path a job can take."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import sqlalchemy as sa
+
+from services.jobs import JobStatus, JobStore, Producer
+from services.jobs.spec import PRECOMPUTE, job_message_body, scheduled_message_body
+from services.worker.callcount import AwsCallCounter, RoundTripCounter
+from services.worker.deadletter import DeadLetterQueue
+from tests.jobs.conftest import Queues, queue_depth
+from tests.worker import sample_handlers
+from tests.worker.conftest import RunWorker, wait_until
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+
+def _dead_letters(sqs_client: SQSClient, queues: Queues, expected: int) -> list[dict[str, Any]]:
+    """Wait until the DLQ holds ``expected`` messages; return them (left in place)."""
+    wait_until(lambda: queue_depth(sqs_client, queues.dlq_url)[0] >= expected, timeout=20)
+    return [
+        message.to_dict()
+        for message in DeadLetterQueue(sqs_client, dlq_url=queues.dlq_url, source_url=queues.url).peek()
+    ]
+
+
+def _settled(store: JobStore, job_ids: list[str]) -> bool:
+    jobs = store.get_many(job_ids)
+    return len(jobs) == len(job_ids) and all(job.status.terminal for job in jobs.values())
+
+
+def test_jobs_succeed_once_and_their_messages_are_deleted_in_batches(
+    db_url: str, sqs_client: SQSClient, make_queues: Callable[..., Queues], run_worker: RunWorker
+) -> None:
+    queues = make_queues()
+    with JobStore.from_url(db_url) as store:
+        producer = Producer(store, sqs_client, queues.url)
+        jobs = [producer.submit("echo", {"i": i}) for i in range(30)]
+        calls = AwsCallCounter(sqs_client)
+        trips = RoundTripCounter(*store.engines)
+        with run_worker(store, queues.url, concurrency=10, batch_size=10, ack_flush_seconds=1.0) as worker:
+            wait_until(lambda: _settled(store, [j.id for j in jobs]))
+            wait_until(lambda: queue_depth(sqs_client, queues.url) == (0, 0))
+        calls.close()
+        trips.close()
+        done = store.get_many([j.id for j in jobs])
+    assert {job.status for job in done.values()} == {JobStatus.SUCCEEDED}
+    assert all(done[j.id].result == {"i": i} and done[j.id].attempts == 1 for i, j in enumerate(jobs))
+    assert worker.metrics.jobs_succeeded == 30
+    assert worker.metrics.duplicates_skipped == 0
+    # one delete call per ten jobs (plus at most one partial flush), never one per message
+    assert calls.calls["DeleteMessage"] == 0
+    assert calls.calls["DeleteMessageBatch"] <= 4
+    assert trips.total / 30 <= 3, f"{trips.total} database round trips for 30 jobs"
+
+
+def test_a_failing_job_is_retried_with_backoff_then_failed_and_dead_lettered(
+    store: JobStore, sqs_client: SQSClient, make_queues: Callable[..., Queues], run_worker: RunWorker
+) -> None:
+    queues = make_queues(max_receive_count=2)
+    job = Producer(store, sqs_client, queues.url).submit("fail", {"message": "disk on fire"})
+    with run_worker(store, queues.url) as worker:
+        wait_until(lambda: store.get(job.id).status is JobStatus.RETRYING)  # type: ignore[union-attr]
+        assert store.get(job.id).error == "RuntimeError: disk on fire"  # type: ignore[union-attr]
+        wait_until(lambda: store.get(job.id).status is JobStatus.FAILED, timeout=20)  # type: ignore[union-attr]
+        (dead,) = _dead_letters(sqs_client, queues, 1)
+    failed = store.get(job.id)
+    assert failed is not None
+    assert (failed.attempts, failed.error) == (2, "RuntimeError: disk on fire")
+    assert worker.metrics.jobs_retried == 1
+    assert worker.metrics.jobs_failed == 1
+    assert worker.metrics.messages_dead_lettered == 1
+    assert dead["job_id"] == job.id
+
+
+def test_poison_messages_reach_the_dlq_after_max_receive_count_without_a_crash_loop(
+    store: JobStore, sqs_client: SQSClient, make_queues: Callable[..., Queues], run_worker: RunWorker
+) -> None:
+    queues = make_queues(max_receive_count=2)
+    unknown, _ = store.create("no-such-type", {})
+    invalid, _ = store.create("sleep", {"seconds": "soon"})
+    for body in [
+        "this is not JSON",
+        job_message_body("missing-job", "echo", {}),
+        job_message_body(unknown.id, "no-such-type", {}),
+        job_message_body(invalid.id, "sleep", {"seconds": "soon"}),
+    ]:
+        sqs_client.send_message(QueueUrl=queues.url, MessageBody=body)
+    with run_worker(store, queues.url) as worker:
+        dead = _dead_letters(sqs_client, queues, 4)
+        healthy = Producer(store, sqs_client, queues.url).submit("echo", {"still": "working"})
+        wait_until(lambda: store.get(healthy.id).status is JobStatus.SUCCEEDED)  # type: ignore[union-attr]
+    assert sorted(message["job_id"] or message["problem"][:19] for message in dead) == sorted(
+        ["message body is not", "missing-job", unknown.id, invalid.id]
+    )
+    assert all(message["receive_count"] >= 2 for message in dead)
+    unknown_job, invalid_job = store.get(unknown.id), store.get(invalid.id)
+    assert unknown_job is not None
+    assert invalid_job is not None
+    assert unknown_job.status is JobStatus.FAILED
+    assert "unknown job type 'no-such-type'" in (unknown_job.error or "")
+    assert invalid_job.status is JobStatus.FAILED
+    assert "field 'seconds'" in (invalid_job.error or "")
+    assert worker.metrics.messages_dead_lettered == 4
+    assert worker.metrics.jobs_failed == 2
+
+
+def test_a_duplicate_message_is_skipped_and_its_effect_is_written_once(
+    store: JobStore, sqs_client: SQSClient, make_queues: Callable[..., Queues], run_worker: RunWorker
+) -> None:
+    sample_handlers.effects.create(store.engine)
+    queues = make_queues(visibility_timeout=2)
+    job = Producer(store, sqs_client, queues.url).submit("test-effect", {})
+    sqs_client.send_message(QueueUrl=queues.url, MessageBody=job_message_body(job.id, "test-effect", {}))
+    # A message for a job that is running is left alone: it returns after its visibility
+    # timeout, finds the job done, and is deleted as a duplicate.
+    timing = {"visibility_timeout_seconds": 2, "heartbeat_seconds": 0.5, "lease_seconds": 2}
+    with run_worker(store, queues.url, concurrency=1, **timing) as worker:
+        wait_until(lambda: worker.metrics.duplicates_skipped >= 1 and store.get(job.id).status.terminal)  # type: ignore[union-attr]
+        wait_until(lambda: queue_depth(sqs_client, queues.url) == (0, 0))
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(sample_handlers.effects.c.job_id)).scalars().all() == [job.id]
+    assert store.get(job.id).attempts == 1  # type: ignore[union-attr]
+
+
+def test_a_long_job_is_heartbeated_so_no_other_worker_runs_it(
+    store: JobStore, sqs_client: SQSClient, make_queues: Callable[..., Queues], run_worker: RunWorker
+) -> None:
+    queues = make_queues(visibility_timeout=1)
+    timing = {"visibility_timeout_seconds": 1, "heartbeat_seconds": 0.25, "lease_seconds": 1}
+    job = Producer(store, sqs_client, queues.url).submit("sleep", {"seconds": 3})
+    with run_worker(store, queues.url, **timing) as first:
+        wait_until(lambda: store.get(job.id).status is JobStatus.RUNNING)  # type: ignore[union-attr]
+        with run_worker(store, queues.url, **timing) as second:
+            wait_until(lambda: store.get(job.id).status is JobStatus.SUCCEEDED, timeout=10)  # type: ignore[union-attr]
+    assert store.get(job.id).attempts == 1  # type: ignore[union-attr]
+    assert first.heartbeat.beats >= 6, "the running job's message was not kept hidden"
+    assert second.metrics.messages_received == 0
+
+
+def test_a_scheduled_message_creates_its_job_once_and_runs_it(
+    store: JobStore, sqs_client: SQSClient, make_queues: Callable[..., Queues], run_worker: RunWorker
+) -> None:
+    queues = make_queues()
+    producer = Producer(store, sqs_client, queues.url)
+    body = scheduled_message_body(PRECOMPUTE, "2026-01-01T03:00:00Z")
+    key = PRECOMPUTE.idempotency_key("2026-01-01T03:00:00Z")
+    with run_worker(store, queues.url, concurrency=1) as worker:
+        earlier = [producer.submit("echo", {"i": i}).id for i in range(2)]
+        wait_until(lambda: _settled(store, earlier))
+        sqs_client.send_message(QueueUrl=queues.url, MessageBody=body)
+        first = wait_until(lambda: (job := store.get_by_key(key)) and job.status.terminal and job)
+        sqs_client.send_message(QueueUrl=queues.url, MessageBody=body)
+        wait_until(lambda: worker.metrics.duplicates_skipped == 1)
+    assert first.status is JobStatus.SUCCEEDED
+    assert first.type == "precompute"
+    assert first.result == {"job_stats": {"types": 1, "finished": 2}}
+    assert store.count_by_status()[JobStatus.SUCCEEDED] == 3
+    assert [(row.type, row.succeeded) for row in store.job_stats()] == [("echo", 2)]
+
+
+def test_graceful_shutdown_finishes_running_jobs_and_releases_the_rest_at_once(
+    store: JobStore, sqs_client: SQSClient, make_queues: Callable[..., Queues], run_worker: RunWorker
+) -> None:
+    queues = make_queues(visibility_timeout=60)
+    producer = Producer(store, sqs_client, queues.url)
+    jobs = [producer.submit("sleep", {"seconds": 1}) for _ in range(5)]
+    with run_worker(store, queues.url, concurrency=1, visibility_timeout_seconds=60, lease_seconds=60) as worker:
+        wait_until(lambda: worker.metrics.messages_received == 5)
+        wait_until(lambda: store.count_by_status()[JobStatus.RUNNING] >= 1)
+        stopping = time.monotonic()
+    assert time.monotonic() - stopping < 5
+    statuses = sorted(store.get(j.id).status for j in jobs)  # type: ignore[union-attr]
+    assert statuses.count(JobStatus.SUCCEEDED) == 1
+    assert worker.metrics.messages_released == 4
+    unstarted = [store.get(j.id) for j in jobs if store.get(j.id).status is not JobStatus.SUCCEEDED]  # type: ignore[union-attr]
+    assert all(j is not None and j.status is JobStatus.QUEUED and j.attempts == 0 for j in unstarted)
+    # visible now, not after the 60 s visibility timeout
+    visible = sqs_client.receive_message(QueueUrl=queues.url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+    assert len(visible.get("Messages", [])) == 4
+
+
+def test_a_job_still_running_at_the_drain_deadline_is_released(
+    store: JobStore, sqs_client: SQSClient, make_queues: Callable[..., Queues], run_worker: RunWorker
+) -> None:
+    queues = make_queues(visibility_timeout=60)
+    job = Producer(store, sqs_client, queues.url).submit("sleep", {"seconds": 30})
+    with run_worker(store, queues.url, drain_seconds=0.5, visibility_timeout_seconds=60, lease_seconds=60) as worker:
+        wait_until(lambda: store.get(job.id).status is JobStatus.RUNNING)  # type: ignore[union-attr]
+        stopping = time.monotonic()
+    assert time.monotonic() - stopping < 5
+    released = store.get(job.id)
+    assert released is not None
+    assert (released.status, released.attempts, released.lease_owner) == (JobStatus.RETRYING, 1, None)
+    assert worker.metrics.messages_released == 1
+    visible = sqs_client.receive_message(QueueUrl=queues.url, WaitTimeSeconds=1)
+    assert len(visible.get("Messages", [])) == 1
+
+
+def test_the_reaper_requeues_a_dead_workers_job_whose_message_was_lost(
+    store: JobStore, sqs_client: SQSClient, make_queues: Callable[..., Queues], run_worker: RunWorker
+) -> None:
+    queues = make_queues()
+    job, _ = store.create("echo", {"lost": True})
+    store.claim([job.id], owner="dead-worker#1", lease_seconds=0.2)
+    with run_worker(store, queues.url, reaper_interval_seconds=0.3, reap_grace_seconds=0.2):
+        wait_until(lambda: store.get(job.id).status is JobStatus.SUCCEEDED)  # type: ignore[union-attr]
+    recovered = store.get(job.id)
+    assert recovered is not None
+    assert (recovered.attempts, recovered.result) == (2, {"lost": True})
+
+
+def test_a_redriven_message_runs_its_failed_job_again(
+    store: JobStore, sqs_client: SQSClient, make_queues: Callable[..., Queues], run_worker: RunWorker
+) -> None:
+    queues = make_queues(max_receive_count=2)
+    sample_handlers.BROKEN.set()
+    try:
+        job = Producer(store, sqs_client, queues.url).submit("test-flaky", {})
+        with run_worker(store, queues.url):
+            _dead_letters(sqs_client, queues, 1)
+            assert store.get(job.id).status is JobStatus.FAILED  # type: ignore[union-attr]
+            sample_handlers.BROKEN.clear()
+            result = DeadLetterQueue.of_queue(sqs_client, queues.url).redrive()
+            wait_until(lambda: store.get(job.id).status is JobStatus.SUCCEEDED)  # type: ignore[union-attr]
+    finally:
+        sample_handlers.BROKEN.clear()
+    assert (result.method, result.moved) == ("copy", 1)
+    redriven = store.get(job.id)
+    assert redriven is not None
+    assert (redriven.attempts, redriven.result, redriven.error) == (3, "fixed", None)
+    assert queue_depth(sqs_client, queues.dlq_url) == (0, 0)
+
+
+def test_the_worker_refuses_to_start_on_an_unreachable_queue(store: JobStore, sqs_client: SQSClient) -> None:
+    from services.worker.config import WorkerConfig
+    from services.worker.worker import Worker, WorkerStartError
+
+    missing = f"{sqs_client.meta.endpoint_url}/123456789012/no-such-queue"
+    worker = Worker(store=store, sqs=sqs_client, queue_url=missing, config=WorkerConfig())
+    with pytest.raises(WorkerStartError, match="not reachable"):
+        worker.run()
+
+
+def test_a_result_that_is_not_json_fails_the_job_at_once(
+    store: JobStore, sqs_client: SQSClient, make_queues: Callable[..., Queues], run_worker: RunWorker
+) -> None:
+    queues = make_queues(max_receive_count=5)
+    job = Producer(store, sqs_client, queues.url).submit("test-bad-result", {})
+    with run_worker(store, queues.url) as worker:
+        wait_until(lambda: store.get(job.id).status is JobStatus.FAILED)  # type: ignore[union-attr]
+    failed = store.get(job.id)
+    assert failed is not None
+    assert failed.attempts == 1
+    assert "not JSON" in (failed.error or "")
+    assert worker.metrics.jobs_retried == 0
+
+
+def test_without_a_dead_letter_queue_a_failed_jobs_message_is_deleted(
+    store: JobStore, sqs_client: SQSClient, run_worker: RunWorker
+) -> None:
+    url = sqs_client.create_queue(QueueName=f"no-dlq-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    job = Producer(store, sqs_client, url).submit("fail", {})
+    with run_worker(store, url, max_receive_count=1) as worker:
+        wait_until(lambda: store.get(job.id).status is JobStatus.FAILED)  # type: ignore[union-attr]
+        wait_until(lambda: queue_depth(sqs_client, url) == (0, 0))
+    assert not worker.has_dead_letter_queue
+    assert worker.metrics.jobs_retried == 0
