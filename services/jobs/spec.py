@@ -9,6 +9,7 @@ from the same values, and the EventBridge schedule and the local scheduler both 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -58,6 +59,10 @@ class ScheduleSpec:
     def eventbridge_expression(self) -> str:
         """The same schedule as an EventBridge ``cron(...)`` expression (six fields, one ``?``)."""
         minute, hour, day, month, weekday = self.cron.split()
+        if "/" in weekday:
+            raise ValueError(f"schedule weekday steps cannot be translated to EventBridge: {self.cron!r}")
+        # cron numbers weekdays 0-6 (or 7) from Sunday, EventBridge 1-7 from Sunday; names agree.
+        weekday = re.sub(r"\d+", lambda number: str(int(number.group()) % 7 + 1), weekday)
         if weekday == "*":
             weekday = "?"
         elif day == "*":
