@@ -1,0 +1,85 @@
+"""``python -m services.api``: run one API node (uvicorn with uvloop and httptools).
+
+Settings come from the environment; ``--help`` lists them. Secrets named by
+``DATABASE_SECRET_ARN`` / ``REDIS_AUTH_SECRET_ARN`` are read from Secrets Manager at start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+from urllib.parse import urlsplit
+
+from services.api.settings import SettingsError, load_settings, settings_table
+
+
+def _help_epilog() -> str:
+    rows = settings_table()
+    width = max(len(name) for name, _, _ in rows)
+    lines = ["settings (environment variables):"]
+    for name, default, description in rows:
+        text = f"{description} [default: {default}]"
+        wrapped = textwrap.wrap(text, 100 - width - 4) or [""]
+        lines.append(f"  {name:<{width}}  {wrapped[0]}")
+        lines.extend(f"  {'':<{width}}  {more}" for more in wrapped[1:])
+    return "\n".join(lines)
+
+
+def _shown(name: str, value: object) -> object:
+    """A setting as ``--check`` prints it: tokens masked, passwords cut out of URLs."""
+    if name.endswith("_token") and value is not None:
+        return "***"
+    if name.endswith("_url") and isinstance(value, str):
+        return urlsplit(value)._replace(netloc=urlsplit(value).netloc.rpartition("@")[2]).geturl()
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line, read the settings and serve until SIGTERM/SIGINT."""
+    parser = argparse.ArgumentParser(
+        prog="python -m services.api",
+        description="Run one API node: items routed by consistent hashing, cache-aside reads, jobs, "
+        "health, ring and metrics endpoints. OpenAPI docs at /docs.",
+        epilog=_help_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--check", action="store_true", help="validate the settings, print them and exit")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.check:
+        for name, value in settings.model_dump(mode="json").items():
+            print(f"{name.upper()}={_shown(name, value)}")
+        print(f"node id: {settings.node_id()}")
+        return 0
+
+    import uvicorn
+
+    from services.api.app import create_app
+    from services.api.aws_secrets import resolve_secrets
+    from services.logs import configure_logging
+
+    configure_logging("api", level=settings.log_level, json=settings.log_json)
+    settings = resolve_secrets(settings)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_config=None,
+        server_header=False,
+        timeout_keep_alive=int(settings.api_keepalive_seconds),
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

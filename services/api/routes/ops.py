@@ -1,0 +1,113 @@
+"""Operational endpoints: liveness, readiness, the ring, and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from enum import Enum
+from typing import Any
+
+from anyio import to_thread
+from fastapi import FastAPI, Request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import JSONResponse, Response
+
+from services.api.errors import error_response
+from services.api.keys import key_pattern, validate_key
+from services.api.node import Node
+from services.api.schemas import HealthOut, ReadyOut, RingOut, errors
+
+CHECK_TIMEOUT_SECONDS = 2.0
+
+
+def register(app: FastAPI, *, max_key_bytes: int) -> None:
+    """Add the operational routes to ``app``."""
+    tags: list[str | Enum] = ["operations"]
+    key = {
+        "name": "key",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "pattern": key_pattern(max_key_bytes), "maxLength": max_key_bytes},
+        "description": "also show where this key goes: its owner and the nodes after it",
+    }
+    app.add_api_route(
+        "/healthz", healthz, response_model=HealthOut, summary="Liveness (the ALB health check)", tags=tags
+    )
+    app.add_api_route(
+        "/readyz",
+        readyz,
+        response_model=ReadyOut,
+        responses=errors(503),
+        summary="Readiness of the dependencies",
+        tags=tags,
+    )
+    app.add_api_route(
+        "/ring",
+        ring,
+        response_model=RingOut,
+        responses=errors(422),
+        summary="This node's view of the hash ring",
+        tags=tags,
+        openapi_extra={"parameters": [key]},
+    )
+    app.add_api_route(
+        "/metrics",
+        metrics,
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}},
+        summary="Prometheus metrics",
+        tags=tags,
+    )
+
+
+async def healthz(request: Request) -> JSONResponse:
+    """The process is up and serving; says nothing about its dependencies."""
+    return JSONResponse({"status": "ok", "node": request.app.state.node.id})
+
+
+async def readyz(request: Request) -> Response:
+    """The database, Redis and the queue answer (each ``ok``, or ``skipped`` when not configured); else 503."""
+    node: Node = request.app.state.node
+    checks: dict[str, Callable[[], Awaitable[Any]] | None] = {
+        "database": lambda: to_thread.run_sync(node.items.store.ping),
+        "redis": node.redis.ping if node.redis is not None else None,
+        "queue": (lambda: to_thread.run_sync(node.jobs.queue_reachable)) if node.jobs.enabled else None,
+    }
+    results = await asyncio.gather(*(_check(check) for check in checks.values()))
+    outcome = dict(zip(checks, results, strict=True))
+    failed = {name: result for name, result in outcome.items() if result not in ("ok", "skipped")}
+    if failed:
+        message = "; ".join(f"{name}: {result}" for name, result in failed.items())
+        return error_response(503, "not_ready", f"not ready: {message}", checks=outcome)
+    return JSONResponse({"status": "ready", "node": node.id, "checks": outcome})
+
+
+async def _check(check: Callable[[], Awaitable[Any]] | None) -> str:
+    if check is None:
+        return "skipped"
+    try:
+        await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
+    except TimeoutError:
+        return f"no answer within {CHECK_TIMEOUT_SECONDS:g} s"
+    except Exception as error:
+        return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'failed'}"
+    return "ok"
+
+
+async def ring(request: Request) -> JSONResponse:
+    """Members (sorted), this node's id, vnodes, the ring version and, with ``?key=``, a key's placement."""
+    node: Node = request.app.state.node
+    state = node.ring_state()
+    key = request.query_params.get("key")
+    if key is not None:
+        validate_key(key, node.settings.api_max_key_bytes)
+        ring = node.membership.ring
+        preference = ring.nodes_for(key, len(ring)) if len(ring) else [node.id]
+        state["key"] = {"key": key, "owner": preference[0], "preference": preference}
+    return JSONResponse(state)
+
+
+async def metrics(request: Request) -> Response:
+    """Requests by route and status, latency histograms, cache reads by tier, forwards, ring size."""
+    node: Node = request.app.state.node
+    return Response(generate_latest(node.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,94 @@
+"""Settings: defaults, derived node ids, and errors that name the variable."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from services.api.settings import SettingsError, load_settings, settings_table
+from services.jobs import DEFAULT_DATABASE_URL
+from tests.api.processes import ROOT
+
+
+def test_defaults_match_the_documented_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert settings.database_url == DEFAULT_DATABASE_URL
+    assert settings.api_port == 8080
+    assert settings.redis_url is None
+    assert settings.api_discovery == "static"
+    assert settings.api_max_key_bytes == 250
+    assert settings.api_max_body_bytes == 1024 * 1024
+    assert settings.node_id() == "127.0.0.1:8080"
+
+
+def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_PORT", "9001")
+    monkeypatch.setenv("API_PEERS", "127.0.0.1:9001, 127.0.0.1:9002")
+    monkeypatch.setenv("REDIS_URL", "rediss://cache.example:6379/0")
+    monkeypatch.setenv("API_BOUNDED_LOAD_FACTOR", "1.25")
+    settings = load_settings()
+    assert settings.node_id() == "127.0.0.1:9001"
+    assert settings.peers == ["127.0.0.1:9001", "127.0.0.1:9002"]
+    assert settings.redis_url == "rediss://cache.example:6379/0"
+    assert settings.api_bounded_load_factor == 1.25
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("API_PORT", "eighty", "API_PORT='eighty'"),
+        ("API_PORT", "70000", "API_PORT='70000'"),
+        ("API_PEERS", "127.0.0.1", "peer '127.0.0.1' must be host:port"),
+        ("API_NODE_ID", "bad host:1", "API_NODE_ID"),
+        ("API_BOUNDED_LOAD_FACTOR", "0.5", "must be a number >= 1"),
+        ("API_DISCOVERY", "dns", "API_DISCOVERY='dns'"),
+        ("LOG_LEVEL", "LOUD", "LOG_LEVEL='LOUD'"),
+    ],
+)
+def test_bad_values_name_the_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_settings()
+
+
+@pytest.mark.parametrize(("mode", "needs"), [("asg", "API_ASG_NAME"), ("target-group", "API_TARGET_GROUP_ARN")])
+def test_aws_discovery_modes_need_their_parameter(monkeypatch: pytest.MonkeyPatch, mode: str, needs: str) -> None:
+    monkeypatch.setenv("API_DISCOVERY", mode)
+    with pytest.raises(SettingsError, match=needs):
+        load_settings()
+
+
+def test_aws_modes_default_the_node_id_to_this_machine_and_the_peer_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_DISCOVERY", "asg")
+    monkeypatch.setenv("API_ASG_NAME", "web")
+    monkeypatch.setenv("API_PEER_PORT", "8443")
+    host, port = load_settings().node_id().rsplit(":", 1)
+    assert port == "8443"
+    assert host.count(".") == 3
+
+
+def test_every_setting_is_documented() -> None:
+    rows = settings_table()
+    assert {"DATABASE_URL", "REDIS_URL", "QUEUE_URL", "API_PORT", "API_PEERS_FILE"} <= {name for name, _, _ in rows}
+    assert all(description for _, _, description in rows)
+
+
+def test_cli_help_lists_the_settings_and_bad_settings_exit_2() -> None:
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    shown = subprocess.run(
+        [sys.executable, "-m", "services.api", "--help"], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    assert "API_BOUNDED_LOAD_FACTOR" in shown.stdout
+    assert "/docs" in shown.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "services.api", "--check"],
+        cwd=ROOT,
+        env={**env, "API_PORT": "nope"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert "API_PORT='nope'" in bad.stderr
