@@ -11,6 +11,9 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONPATH := $(CURDIR)
 
 NODE_READY := $(if $(wildcard package.json),node_modules/.installed,)
+# Wheels of the services' pinned requirements: the boot rehearsal (tests/infra) installs an
+# instance's virtualenv from them offline, as an instance does from PyPI.
+WHEELHOUSE := .cache/wheels
 
 .PHONY: help demo test lint typecheck unit bench synth diff deploy destroy clean
 
@@ -23,15 +26,19 @@ $(VENV)/.installed: requirements/services.txt requirements/dev.txt requirements/
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt -c requirements/constraints.txt
 	@touch $@
 
+$(WHEELHOUSE)/.built: requirements/services.txt requirements/constraints.txt | $(VENV)/.installed
+	$(BIN)/python -m pip wheel --quiet --disable-pip-version-check --only-binary=:all: -w $(WHEELHOUSE) -r requirements/services.txt -c requirements/constraints.txt
+	@touch $@
+
 node_modules/.installed: package.json package-lock.json
 	@command -v npm >/dev/null || { echo "Node.js 20+ and npm are needed for the CDK CLI"; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 demo: $(VENV)/.installed $(NODE_READY)  ## run the main job (see README)
-	$(BIN)/python -m services.routing.movement --nodes 4 --add 1 --keys 100000
+	$(BIN)/python -m services.local demo
 
-test: $(VENV)/.installed $(NODE_READY)  ## ruff, mypy and the whole test suite
+test: $(VENV)/.installed $(NODE_READY) $(WHEELHOUSE)/.built  ## ruff, mypy and the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -57,4 +64,4 @@ destroy: $(VENV)/.installed $(NODE_READY)  ## delete every stack of STAGE (prod'
 	$(CDK) destroy --all --no-notices -c stage=$(STAGE) $(CDK_ARGS)
 
 clean:  ## remove the virtualenv, node_modules and generated files
-	rm -rf $(VENV) node_modules cdk.out results .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) node_modules cdk.out results .cache .mypy_cache .ruff_cache .pytest_cache .hypothesis

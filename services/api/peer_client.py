@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict, deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, cast
 
@@ -38,13 +38,18 @@ class PeerConnectionError(ConnectionError):
         self.answered = answered
 
 
+class PeerUnreachableError(PeerConnectionError):
+    """No connection could be made, so nothing was sent: trying another peer is safe."""
+
+
 @dataclass(frozen=True, slots=True)
 class PeerResponse:
-    """What a peer answered: status, body and content type, passed on as they are."""
+    """What a peer answered: status, body, content type and headers (lower-case names), as they are."""
 
     status: int
     body: bytes
     content_type: str
+    headers: Mapping[bytes, bytes] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
@@ -111,7 +116,9 @@ class _Connection(asyncio.Protocol):
             return
         self.keep_alive = self.parser.should_keep_alive()
         content_type = exchange.headers.get(b"content-type", b"application/json").decode("latin-1")
-        exchange.future.set_result(PeerResponse(self.parser.get_status_code(), b"".join(exchange.chunks), content_type))
+        exchange.future.set_result(
+            PeerResponse(self.parser.get_status_code(), b"".join(exchange.chunks), content_type, exchange.headers)
+        )
 
     # use
 
@@ -150,11 +157,27 @@ class PeerClient:
         self._idle: defaultdict[str, deque[_Connection]] = defaultdict(deque)
         self._open: set[_Connection] = set()
 
-    async def request(self, peer: str, method: str, path: str, body: bytes | None = None) -> PeerResponse:
-        """Send one request to ``peer`` and return its answer. Raises :class:`PeerConnectionError`."""
+    async def request(
+        self,
+        peer: str,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: Sequence[tuple[str, str]] = (),
+    ) -> PeerResponse:
+        """Send one request to ``peer`` and return its answer. Raises :class:`PeerConnectionError`.
+
+        ``headers`` are added to this request; a body is JSON unless they name a Content-Type.
+        """
         head = f"{method} {path} HTTP/1.1\r\nHost: {peer}\r\n{self._extra}"
+        for name, value in headers:
+            if any(c in name or c in value for c in "\r\n"):
+                raise ValueError(f"header {name!r} contains a line break")
+            head += f"{name}: {value}\r\n"
         if body is not None:
-            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            if not any(name.lower() == "content-type" for name, _ in headers):
+                head += "Content-Type: application/json\r\n"
+            head += f"Content-Length: {len(body)}\r\n"
         request = (head + "\r\n").encode("latin-1") + (body or b"")
         connection = self._take_idle(peer)
         if connection is not None:
@@ -190,7 +213,7 @@ class PeerClient:
         try:
             _, connection = await loop.create_connection(_Connection, host.strip("[]"), int(port))
         except OSError as error:
-            raise PeerConnectionError(f"cannot connect to {peer}: {error.strerror or error}", answered=True) from None
+            raise PeerUnreachableError(f"cannot connect to {peer}: {error.strerror or error}", answered=True) from None
         self._open.add(connection)
         return connection
 

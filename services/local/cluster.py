@@ -1,0 +1,419 @@
+"""The whole system on one machine: queue, database, web nodes, balancer, workers, scheduler.
+
+Every part runs as its own process, as on AWS, with embedded stand-ins: moto's server for
+SQS, a SQLite file (or ``--db-url``) for Aurora, an optional Redis for ElastiCache, and a
+small balancer (:mod:`services.local.balancer`) for the ALB. Nodes find each other through a
+peers file that the API re-reads on every refresh, which is how ``POST /_cluster/nodes``
+grows the ring at run time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import count
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import httpx
+import redis
+import sqlalchemy as sa
+import uvicorn
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from services.db import DatabaseURLError, make_engine, normalise_url
+from services.local.balancer import Backend, Balancer, Pool, Strategy, create_app
+from services.local.processes import ChildSpec, Supervisor
+from services.local.queues import Queues, create_queues
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+STOP_ORDER = ["scheduler", "node", "worker", "queue"]
+"""Children stop in this order: no new work, web nodes, workers drain, the queue last."""
+
+
+class StartupError(RuntimeError):
+    """The system cannot start; the message is one line saying why."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Options:
+    """How to run the local system."""
+
+    nodes: int = 3
+    workers: int = 2
+    port: int = 8080
+    db_url: str | None = None
+    redis_url: str | None = None
+    data_dir: Path = Path(".local")
+    strategy: Strategy = "least-outstanding"
+    lease_seconds: float = 5.0
+    discovery_seconds: float = 1.0
+    scheduler_fire_on_start: bool = False
+    ready_timeout: float = 90.0
+
+    def database_url(self) -> str:
+        """``--db-url``, else a SQLite file in the data directory."""
+        return self.db_url or f"sqlite:///{(self.data_dir / 'system.db').resolve()}"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+class LocalSystem:
+    """Starts, supervises, resizes and stops the local system."""
+
+    def __init__(self, options: Options, *, report: Callable[[str], None]) -> None:
+        self.options = options
+        self._report = report
+        self.supervisor = Supervisor(report=report)
+        self.pool = Pool(strategy=options.strategy)
+        self.balancer = Balancer(self.pool)
+        self._server: uvicorn.Server | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._node_numbers = count(1)
+        self._worker_numbers = count(1)
+        self._lock = asyncio.Lock()
+        self.queues: Queues | None = None
+        self._sqs: SQSClient | None = None
+        self._queue_endpoint = ""
+        self.database_url = options.database_url()
+        self.peers_file = (options.data_dir / "peers").resolve()
+        self.logs = (options.data_dir / "logs").resolve()
+
+    @property
+    def url(self) -> str:
+        """Where the balancer listens."""
+        return f"http://127.0.0.1:{self.options.port}"
+
+    # -- start and stop -------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start every part and wait until each answers its health check.
+
+        Raises :class:`StartupError` (one line) for a taken port, a bad database URL, an
+        unreachable Redis, or a part that does not come up in time.
+        """
+        options = self.options
+        if not _port_is_free(options.port):
+            raise StartupError(f"port {options.port} is already in use; choose another with --port")
+        if options.nodes < 1 or options.workers < 0:
+            raise StartupError("--nodes must be at least 1 and --workers at least 0")
+        options.data_dir.mkdir(parents=True, exist_ok=True)
+        self._prepare_database()
+        self._check_redis()
+        self._write_peers([])
+        await self._start_queue()
+        for _ in range(options.nodes):
+            await self.add_node()
+        await self._start_balancer()
+        for _ in range(options.workers):
+            await self.add_worker()
+        await self.supervisor.start(
+            self._spec(
+                "scheduler",
+                "scheduler",
+                ["-m", "services.local.scheduler"],
+                {"SCHEDULER_FIRE_ON_START": "1" if options.scheduler_fire_on_start else "0"},
+            )
+        )
+        await self.wait_ready(options.ready_timeout)
+
+    def _prepare_database(self) -> None:
+        # Migrate once here, so the nodes and workers starting together find the schema ready.
+        from services.api.items_store import ItemStore
+        from services.jobs import JobStore
+
+        try:
+            normalise_url(self.database_url)
+            engine = make_engine(self.database_url)
+            with engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except DatabaseURLError as error:
+            raise StartupError(str(error)) from None
+        except sa.exc.SQLAlchemyError as error:
+            shown = sa.make_url(self.database_url).render_as_string(hide_password=True)
+            cause = getattr(error, "orig", None) or error
+            raise StartupError(f"database {shown} is not reachable: {cause}".splitlines()[0]) from None
+        JobStore(engine).close()
+        ItemStore(engine)
+        engine.dispose()
+
+    def _check_redis(self) -> None:
+        if not self.options.redis_url:
+            return
+        try:
+            client = redis.Redis.from_url(self.options.redis_url, socket_connect_timeout=2)
+            client.ping()
+            client.close()
+        except (redis.RedisError, ValueError) as error:
+            raise StartupError(f"Redis at {self.options.redis_url} is not reachable: {error}") from None
+
+    async def _start_queue(self) -> None:
+        port = free_port()
+        self._queue_endpoint = f"http://127.0.0.1:{port}"
+        await self.supervisor.start(
+            self._spec("queue", "queue", ["-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], {})
+        )
+        deadline = time.monotonic() + 30
+        async with httpx.AsyncClient(timeout=1) as client:
+            while True:
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(f"{self._queue_endpoint}/moto-api/")).status_code == 200:
+                        break
+                if time.monotonic() > deadline:
+                    raise StartupError(f"the SQS stand-in (moto) did not start; see {self.logs / 'queue.log'}")
+                await asyncio.sleep(0.2)
+        self._sqs = sqs = boto3.client(
+            "sqs",
+            endpoint_url=self._queue_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106 - moto accepts any credentials
+        )
+        self.queues = create_queues(sqs)
+
+    async def _start_balancer(self) -> None:
+        admin = [
+            Route("/_cluster", self._cluster_view, methods=["GET"]),
+            Route("/_cluster/nodes", self._add_node_route, methods=["POST"]),
+            Route("/_cluster/nodes/{id}", self._remove_node_route, methods=["DELETE"]),
+            Route("/_cluster/workers", self._add_worker_route, methods=["POST"]),
+            Route("/_cluster/workers/{id}", self._remove_worker_route, methods=["DELETE"]),
+        ]
+        config = uvicorn.Config(
+            create_app(self.balancer, admin),
+            host="127.0.0.1",
+            port=self.options.port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+        )
+        self._server = uvicorn.Server(config)
+        self._server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
+        self._tasks.append(asyncio.create_task(self._server.serve(), name="balancer"))
+        self._tasks.append(asyncio.create_task(self.balancer.health_loop(), name="health"))
+        while not self._server.started:
+            if self._tasks[0].done():
+                raise StartupError(f"the balancer could not listen on port {self.options.port}")
+            await asyncio.sleep(0.05)
+
+    async def wait_ready(self, timeout: float) -> None:
+        """Wait until every node is healthy and every child alive, or raise :class:`StartupError`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            await self.balancer.check_health()
+            nodes_ready = all(b.healthy for b in self.pool.backends.values())
+            children_alive = all(c.alive for c in self.supervisor.children.values())
+            if nodes_ready and children_alive:
+                return
+            if time.monotonic() > deadline:
+                waiting = [b.id for b in self.pool.backends.values() if not b.healthy]
+                waiting += [i for i, c in self.supervisor.children.items() if not c.alive]
+                raise StartupError(f"not ready after {timeout:.0f}s: {', '.join(waiting)}; logs in {self.logs}")
+            await asyncio.sleep(0.3)
+
+    async def stop(self) -> None:
+        """Stop taking requests, then stop every child (web nodes, workers, scheduler, queue)."""
+        if self._server is not None:
+            self._server.should_exit = True
+        for task in self._tasks:
+            if task.get_name() == "health":
+                task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.supervisor.stop_all(STOP_ORDER)
+        await self.balancer.close()
+
+    # -- children -------------------------------------------------------------------
+
+    def _env(self, extra: dict[str, str]) -> dict[str, str]:
+        assert self.queues is not None
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+            "HOME": os.environ.get("HOME", "/tmp"),  # noqa: S108 - only a fallback for tools that want a HOME
+            "DATABASE_URL": self.database_url,
+            "QUEUE_URL": self.queues.jobs,
+            "AWS_ENDPOINT_URL": self._queue_endpoint,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "LOG_JSON": "true",
+            **extra,
+        }
+        if self.options.redis_url:
+            env["REDIS_URL"] = self.options.redis_url
+        return env
+
+    def _spec(self, child_id: str, kind: str, args: list[str], extra: dict[str, str]) -> ChildSpec:
+        env = self._env(extra) if kind != "queue" else {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        return ChildSpec(
+            id=child_id, kind=kind, argv=[sys.executable, *args], env=env, log_path=self.logs / f"{child_id}.log"
+        )
+
+    def _write_peers(self, members: list[str]) -> None:
+        self.peers_file.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.peers_file.with_suffix(".tmp")
+        temporary.write_text("".join(f"{m}\n" for m in sorted(members)))
+        temporary.replace(self.peers_file)  # a reader sees the old list or the new one, never half
+
+    def _members(self) -> list[str]:
+        return [b.url.removeprefix("http://") for b in self.pool.backends.values()]
+
+    async def add_node(self) -> Backend:
+        """Start one more web node; every node's ring picks it up at its next refresh."""
+        async with self._lock:
+            node_id = f"node-{next(self._node_numbers)}"
+            port = free_port()
+            backend = Backend(id=node_id, url=f"http://127.0.0.1:{port}")
+            self._write_peers([*self._members(), f"127.0.0.1:{port}"])
+            spec = self._spec(
+                node_id,
+                "node",
+                ["-m", "services.api"],
+                {
+                    "API_PORT": str(port),
+                    "API_DISCOVERY": "static",
+                    "API_PEERS_FILE": str(self.peers_file),
+                    "API_DISCOVERY_INTERVAL_SECONDS": str(self.options.discovery_seconds),
+                },
+            )
+            await self.supervisor.start(spec)
+            self.pool.backends[node_id] = backend
+            return backend
+
+    async def remove_node(self, node_id: str) -> None:
+        """Take a web node out of the balancer and the ring, then stop it. KeyError if unknown."""
+        async with self._lock:
+            if node_id not in self.pool.backends or len(self.pool.backends) == 1:
+                raise KeyError(node_id)
+            self.pool.backends.pop(node_id)
+            self._write_peers(self._members())
+        await self.supervisor.stop(node_id)
+
+    async def add_worker(self) -> str:
+        """Start one more worker process; return its id."""
+        worker_id = f"worker-{next(self._worker_numbers)}"
+        lease = self.options.lease_seconds
+        spec = self._spec(
+            worker_id,
+            "worker",
+            ["-m", "services.worker"],
+            {
+                "WORKER_ID": worker_id,
+                "WORKER_VISIBILITY_TIMEOUT_SECONDS": str(max(2, round(lease))),
+                "WORKER_HEARTBEAT_SECONDS": str(max(0.5, lease / 2.5)),
+                "WORKER_LEASE_SECONDS": str(lease),
+                "WORKER_REAPER_INTERVAL_SECONDS": str(lease),
+                "WORKER_RECEIVE_WAIT_SECONDS": "2",
+                "WORKER_BACKOFF_BASE_SECONDS": "0.5",
+                "WORKER_BACKOFF_MAX_SECONDS": "2",
+                "WORKER_DRAIN_SECONDS": "5",
+                "WORKER_RELAY_RETRY_SECONDS": str(lease),
+            },
+        )
+        await self.supervisor.start(spec)
+        return worker_id
+
+    async def remove_worker(self, worker_id: str) -> None:
+        """Stop a worker (it drains first). KeyError if unknown."""
+        child = self.supervisor.children.get(worker_id)
+        if child is None or child.spec.kind != "worker":
+            raise KeyError(worker_id)
+        await self.supervisor.stop(worker_id)
+
+    # -- admin API ------------------------------------------------------------------
+
+    def cluster(self) -> dict[str, Any]:
+        """The state ``GET /_cluster`` returns."""
+        children = self.supervisor.children
+        nodes = [
+            {
+                "id": b.id,
+                "url": b.url,
+                "member": b.url.removeprefix("http://"),
+                "pid": children[b.id].pid if b.id in children else None,
+                "healthy": b.healthy,
+                "served": b.served,
+            }
+            for _, b in sorted(self.pool.backends.items(), key=lambda item: int(item[0].split("-")[1]))
+        ]
+        workers = [
+            {"id": i, "pid": c.pid, "alive": c.alive, "restarts": c.restarts}
+            for i, c in children.items()
+            if c.spec.kind == "worker"
+        ]
+        return {"nodes": nodes, "workers": workers}
+
+    def queue_depths(self) -> dict[str, Any]:
+        """The job queue's and the DLQ's URLs and approximate message counts."""
+        assert self.queues is not None
+
+        def depth(url: str) -> int:
+            attributes = self._sqs.get_queue_attributes(  # type: ignore[union-attr]
+                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+            )["Attributes"]
+            return int(attributes["ApproximateNumberOfMessages"])
+
+        return {
+            "url": self.queues.jobs,
+            "dead_letter_url": self.queues.dead_letters,
+            "messages": depth(self.queues.jobs),
+            "dead_letters": depth(self.queues.dead_letters),
+        }
+
+    async def _cluster_view(self, _request: Request) -> Response:
+        state = self.cluster()
+        state["queue"] = await asyncio.to_thread(self.queue_depths)
+        return JSONResponse(state)
+
+    async def _add_node_route(self, _request: Request) -> Response:
+        backend = await self.add_node()
+        return JSONResponse({"id": backend.id, "url": backend.url}, status_code=201)
+
+    async def _remove_node_route(self, request: Request) -> Response:
+        node_id = request.path_params["id"]
+        try:
+            await self.remove_node(node_id)
+        except KeyError:
+            return _not_found(f"no web node {node_id!r} (the last node cannot be removed)")
+        return Response(status_code=204)
+
+    async def _add_worker_route(self, _request: Request) -> Response:
+        return JSONResponse({"id": await self.add_worker()}, status_code=201)
+
+    async def _remove_worker_route(self, request: Request) -> Response:
+        worker_id = request.path_params["id"]
+        try:
+            await self.remove_worker(worker_id)
+        except KeyError:
+            return _not_found(f"no worker {worker_id!r}")
+        return Response(status_code=204)
+
+
+def _not_found(message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": "not_found", "message": message}}, status_code=404)

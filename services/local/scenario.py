@@ -1,0 +1,326 @@
+"""The demo scenario, driven through HTTP only (the balancer and its ``/_cluster`` admin API).
+
+1. write items, then read them with a skewed (Zipf) key distribution: hit rate by tier;
+2. add a web node: the keys that change owner (about 1/(n+1), all to the new node), the hit
+   rate dipping only that much and recovering, and what ``hash % n`` would have moved;
+3. submit a batch of jobs, kill a worker mid-batch (``kill -9``): every job still completes;
+4. send a poison job: it fails and its message is dead-lettered.
+
+:func:`run_scenario` returns every figure in a :class:`ScenarioResult`; the end-to-end test
+asserts on it, and :mod:`services.local.demo` renders it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from services.routing import HashRing
+from services.routing.hashing import to_bytes, xxh3_64
+
+Progress = Callable[[str, int, int, str], None]
+"""``progress(phase, done, total, detail)``: called as the scenario advances."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScenarioConfig:
+    """How big the scenario is; :data:`SHORT` is the end-to-end test's form."""
+
+    items: int = 3000
+    reads: int = 6000
+    zipf_s: float = 1.1
+    concurrency: int = 32
+    jobs: int = 60
+    job_seconds: float = 1.0
+    settle_seconds: float = 60.0
+
+
+SHORT = ScenarioConfig(items=400, reads=2400, jobs=24, job_seconds=0.5, concurrency=16)
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One request as the client saw it."""
+
+    at: float  # seconds since the scenario started
+    phase: str
+    status: int
+    cache: str | None  # "local" | "redis" | "db" for item reads
+
+
+@dataclass(slots=True)
+class ScenarioResult:
+    """Everything the scenario measured."""
+
+    nodes_before: list[str] = field(default_factory=list)
+    nodes_after: list[str] = field(default_factory=list)
+    new_node: str = ""
+    items_written: int = 0
+    moved_ring: dict[str, int] = field(default_factory=dict)  # new owner -> keys that moved to it
+    moved_between_old_nodes: int = 0
+    moved_modulo: int = 0
+    owners_checked: int = 0
+    owner_mismatches: int = 0
+    hit_rate_warm: float = 0.0
+    first_reads_after_scale_out: int = 0  # distinct keys read right after the change
+    first_reads_warm: int = 0  # ... whose first read was still a cache hit
+    hit_rate_after_scale_out: float = 0.0
+    hit_rate_recovered: float = 0.0
+    tiers_warm: dict[str, int] = field(default_factory=dict)
+    jobs_submitted: int = 0
+    jobs_succeeded: int = 0
+    jobs_retried: int = 0
+    job_statuses: dict[str, int] = field(default_factory=dict)
+    killed_worker: str = ""
+    poison_status: str = ""
+    poison_error: str = ""
+    poison_dead_lettered: bool = False
+    server_errors: int = 0
+    scale_out_at: float = 0.0
+    kill_at: float = 0.0
+    samples: list[Sample] = field(default_factory=list)
+
+    @property
+    def moved_total(self) -> int:
+        """Keys whose owner changed on scale-out."""
+        return sum(self.moved_ring.values())
+
+
+def zipf_keys(count: int, population: int, s: float, rng: random.Random) -> list[str]:
+    """``count`` item keys drawn from ``population`` with Zipf exponent ``s`` (rank 1 hottest)."""
+    weights = [1 / rank**s for rank in range(1, population + 1)]
+    return [f"item-{i}" for i in rng.choices(range(population), weights, k=count)]
+
+
+class Scenario:
+    """Runs the scenario against a local system's balancer at ``url``."""
+
+    def __init__(self, url: str, config: ScenarioConfig, progress: Progress) -> None:
+        self.url = url
+        self.config = config
+        self.progress = progress
+        self.result = ScenarioResult()
+        self._started = time.monotonic()
+        self._rng = random.Random(2026)
+        self._client = httpx.AsyncClient(
+            base_url=url, timeout=30, limits=httpx.Limits(max_connections=config.concurrency * 2)
+        )
+
+    async def close(self) -> None:
+        """Close the HTTP client."""
+        await self._client.aclose()
+
+    def _now(self) -> float:
+        return time.monotonic() - self._started
+
+    async def _request(self, phase: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        response = await self._client.request(method, path, **kwargs)
+        cache = None
+        if phase.startswith("read") and response.status_code == 200:
+            cache = response.json().get("cache")
+        self.result.samples.append(Sample(self._now(), phase, response.status_code, cache))
+        if response.status_code >= 500:
+            self.result.server_errors += 1
+        return response
+
+    async def _many(self, phase: str, calls: list[tuple[str, str, dict[str, Any]]]) -> list[httpx.Response]:
+        done = 0
+        semaphore = asyncio.Semaphore(self.config.concurrency)
+
+        async def one(method: str, path: str, kwargs: dict[str, Any]) -> httpx.Response:
+            nonlocal done
+            async with semaphore:
+                response = await self._request(phase, method, path, **kwargs)
+            done += 1
+            if done % 50 == 0 or done == len(calls):
+                self.progress(phase, done, len(calls), "")
+            return response
+
+        return await asyncio.gather(*(one(m, p, k) for m, p, k in calls))
+
+    async def cluster(self) -> dict[str, Any]:
+        """The balancer's view of the system."""
+        response = await self._client.get("/_cluster")
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def _members(self) -> list[str]:
+        response = await self._client.get("/ring")
+        response.raise_for_status()
+        return list(response.json()["members"])
+
+    async def _rings_agree(self, members: int, timeout: float) -> list[str]:
+        """Wait until every node reports a ring of ``members`` members; return them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            nodes = (await self.cluster())["nodes"]
+            views = []
+            for node in nodes:
+                try:
+                    views.append(tuple((await self._client.get(f"{node['url']}/ring")).json()["members"]))
+                except httpx.HTTPError:
+                    views.append(())
+            if len(set(views)) == 1 and len(views[0]) == members:
+                return list(views[0])
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the nodes' rings did not agree on {members} members within {timeout:.0f}s")
+            await asyncio.sleep(0.3)
+
+    # -- the steps ------------------------------------------------------------------
+
+    async def write_items(self) -> dict[str, str]:
+        """PUT every item; return the owner each write reported."""
+        calls = [
+            ("PUT", f"/items/item-{i}", {"json": {"value": {"n": i, "text": f"value {i}"}}})
+            for i in range(self.config.items)
+        ]
+        responses = await self._many("write", calls)
+        self.result.items_written = sum(1 for r in responses if r.status_code in (200, 201))
+        return {r.json()["key"]: r.json()["owner"] for r in responses if r.status_code in (200, 201)}
+
+    async def read(self, phase: str, count: int) -> tuple[Counter[str], dict[str, str]]:
+        """GET ``count`` Zipf-distributed keys; return the reads per cache tier and each key's first tier."""
+        keys = zipf_keys(count, self.config.items, self.config.zipf_s, self._rng)
+        responses = await self._many(phase, [("GET", f"/items/{k}", {}) for k in keys])
+        tiers = [r.json().get("cache", "error") if r.status_code == 200 else "error" for r in responses]
+        first: dict[str, str] = {}
+        for key, tier in zip(keys, tiers, strict=True):
+            first.setdefault(key, tier)
+        return Counter(tiers), first
+
+    async def scale_out(self, owners_before: dict[str, str]) -> None:
+        """Add a node; measure movement of ownership against the optimum and against modulo."""
+        result = self.result
+        before = await self._rings_agree(len((await self.cluster())["nodes"]), self.config.settle_seconds)
+        result.nodes_before = before
+        result.scale_out_at = self._now()
+        added = (await self._client.post("/_cluster/nodes")).json()
+        await self._wait_healthy(added["id"])
+        after = await self._rings_agree(len(before) + 1, self.config.settle_seconds)
+        result.nodes_after = after
+        result.new_node = next(m for m in after if m not in before)
+        ring_before, ring_after = HashRing(before), HashRing(after)
+        keys = [f"item-{i}" for i in range(self.config.items)]
+        moved: Counter[str] = Counter()
+        for key in keys:
+            old, new = ring_before.node_for(key), ring_after.node_for(key)
+            if old != new:
+                moved[new] += 1
+                if new != result.new_node:
+                    result.moved_between_old_nodes += 1
+        result.moved_ring = dict(moved)
+        hashes = [xxh3_64(to_bytes(k)) for k in keys]
+        result.moved_modulo = sum(1 for h in hashes if before[h % len(before)] != after[h % len(after)])
+        # The nodes must agree with the ring this client computes: check the owners they reported.
+        result.owners_checked = len(owners_before)
+        result.owner_mismatches = sum(1 for k, owner in owners_before.items() if ring_before.node_for(k) != owner)
+
+    async def _wait_healthy(self, node_id: str) -> None:
+        deadline = time.monotonic() + self.config.settle_seconds
+        while time.monotonic() < deadline:
+            nodes = {n["id"]: n for n in (await self.cluster())["nodes"]}
+            if nodes.get(node_id, {}).get("healthy"):
+                return
+            await asyncio.sleep(0.3)
+        raise TimeoutError(f"node {node_id} did not become healthy")
+
+    async def jobs_with_a_crash(self) -> None:
+        """Submit a batch of sleep jobs, kill -9 a worker while they run, wait for all to finish."""
+        config, result = self.config, self.result
+        calls = [
+            (
+                "POST",
+                "/jobs",
+                {
+                    "json": {"type": "sleep", "payload": {"seconds": config.job_seconds}},
+                    "headers": {"Idempotency-Key": f"demo-{self._started}-{i}"},
+                },
+            )
+            for i in range(config.jobs)
+        ]
+        accepted = [r.json()["id"] for r in await self._many("jobs: submit", calls) if r.status_code == 202]
+        result.jobs_submitted = len(accepted)
+        await asyncio.sleep(config.job_seconds / 2)
+        workers = [w for w in (await self.cluster())["workers"] if w["alive"]]
+        if workers:
+            victim = workers[0]
+            os.kill(victim["pid"], signal.SIGKILL)  # a crash, not a shutdown: no drain, no release
+            result.killed_worker = victim["id"]
+            result.kill_at = self._now()
+        statuses = await self._wait_jobs(accepted, "jobs: done")
+        result.job_statuses = dict(Counter(s["status"] for s in statuses))
+        result.jobs_succeeded = result.job_statuses.get("succeeded", 0)
+        result.jobs_retried = sum(1 for s in statuses if s["attempts"] > 1)
+
+    async def _wait_jobs(self, ids: list[str], phase: str) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + self.config.settle_seconds
+        pending = set(ids)
+        final: dict[str, dict[str, Any]] = {}
+        while pending and time.monotonic() < deadline:
+            for job_id in list(pending):
+                job = (await self._request(phase, "GET", f"/jobs/{job_id}")).json()
+                if job["status"] in ("succeeded", "failed"):
+                    final[job_id] = job
+                    pending.discard(job_id)
+            self.progress(phase, len(final), len(ids), "")
+            if pending:
+                await asyncio.sleep(0.5)
+        for job_id in pending:
+            final[job_id] = (await self._client.get(f"/jobs/{job_id}")).json()
+        return list(final.values())
+
+    async def poison(self) -> None:
+        """Send a job that always fails; wait until it is failed and its message is in the DLQ."""
+        result = self.result
+        response = await self._request(
+            "poison", "POST", "/jobs", json={"type": "fail", "payload": {"message": "poison"}}
+        )
+        job = (await self._wait_jobs([response.json()["id"]], "poison"))[0]
+        result.poison_status, result.poison_error = job["status"], job.get("error") or ""
+        deadline = time.monotonic() + self.config.settle_seconds
+        while time.monotonic() < deadline:
+            if (await self.cluster())["queue"]["dead_letters"] > 0:
+                result.poison_dead_lettered = True
+                return
+            await asyncio.sleep(0.5)
+
+
+def hit_rate(tiers: Counter[str]) -> float:
+    """Reads served from a cache (the owner's memory or Redis) over all reads."""
+    total = sum(tiers.values())
+    return (tiers["local"] + tiers["redis"]) / total if total else 0.0
+
+
+async def run_scenario(url: str, config: ScenarioConfig, progress: Progress) -> ScenarioResult:
+    """Run all four steps against the balancer at ``url``."""
+    scenario = Scenario(url, config, progress)
+    try:
+        result = scenario.result
+        owners = await scenario.write_items()
+        await scenario.read("read: warm-up", config.reads)
+        warm, warm_first = await scenario.read("read: warm", config.reads)
+        result.tiers_warm = dict(warm)
+        result.hit_rate_warm = hit_rate(warm)
+        await scenario.scale_out(owners)
+        after, first = await scenario.read("read: after scale-out", config.reads)
+        result.hit_rate_after_scale_out = hit_rate(after)
+        # Keys that were warm before the change: how many were still cached on their first read after it?
+        was_warm = [key for key in first if key in warm_first]
+        result.first_reads_after_scale_out = len(was_warm)
+        result.first_reads_warm = sum(1 for key in was_warm if first[key] in ("local", "redis"))
+        result.hit_rate_recovered = hit_rate((await scenario.read("read: recovered", config.reads))[0])
+        await scenario.jobs_with_a_crash()
+        await scenario.poison()
+        return result
+    finally:
+        await scenario.close()
