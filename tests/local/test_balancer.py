@@ -1,0 +1,146 @@
+"""The local balancer: choice of backend, health checks, proxying and its failure answers."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI, Request, Response
+
+from services.local.balancer import MAX_BODY_BYTES, Backend, Balancer, Pool, create_app
+from services.local.cluster import free_port
+
+
+def test_least_outstanding_prefers_the_idle_backend_and_skips_unhealthy_ones() -> None:
+    pool = Pool()
+    pool.set([Backend("a", "http://a", healthy=True), Backend("b", "http://b", healthy=True), Backend("c", "http://c")])
+    pool.backends["a"].outstanding = 3
+    assert {pool.choose().id for _ in range(10)} == {"b"}  # type: ignore[union-attr]
+    pool.backends["a"].outstanding = 0
+    assert {pool.choose().id for _ in range(10)} == {"a", "b"}  # type: ignore[union-attr]
+    assert pool.choose(frozenset({"a", "b"})) is None
+
+
+def test_round_robin_takes_turns() -> None:
+    pool = Pool(strategy="round-robin")
+    pool.set([Backend(name, f"http://{name}", healthy=True) for name in "abc"])
+    assert [pool.choose().id for _ in range(6)] == ["a", "b", "c", "a", "b", "c"]  # type: ignore[union-attr]
+
+
+def test_replacing_members_keeps_the_state_of_those_that_stay() -> None:
+    pool = Pool()
+    pool.set([Backend("a", "http://a", healthy=True, served=7)])
+    pool.set([Backend("a", "http://a"), Backend("b", "http://b")])
+    assert pool.backends["a"].served == 7
+    assert pool.backends["a"].healthy
+
+
+def _backend_app(name: str) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.api_route("/echo/{rest:path}", methods=["GET", "POST", "PUT"])
+    async def echo(rest: str, request: Request) -> Response:
+        body = await request.body()
+        return Response(
+            content=body or rest.encode(),
+            status_code=201 if request.method == "PUT" else 200,
+            headers={
+                "location": f"/echo/{rest}",
+                "x-backend": name,
+                "x-key": request.headers.get("idempotency-key", ""),
+            },
+            media_type=request.headers.get("content-type", "text/plain"),
+        )
+
+    return app
+
+
+@pytest.fixture
+def backends() -> Iterator[list[Backend]]:
+    servers = []
+    threads = []
+    members = []
+    for name in ("one", "two"):
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(_backend_app(name), host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        servers.append(server)
+        threads.append(thread)
+        members.append(Backend(name, f"http://127.0.0.1:{port}"))
+    deadline = time.monotonic() + 10
+    while not all(s.started for s in servers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield members
+    for server in servers:
+        server.should_exit = True
+    for thread in threads:
+        thread.join(timeout=10)
+
+
+async def _with_balancer(backends: list[Backend], scenario):  # type: ignore[no-untyped-def]
+    pool = Pool()
+    pool.set(backends)
+    balancer = Balancer(pool, timeout=5)
+    await balancer.check_health()
+    transport = httpx.ASGITransport(app=create_app(balancer))
+    async with httpx.AsyncClient(transport=transport, base_url="http://balancer") as client:
+        try:
+            return await scenario(client, pool)
+        finally:
+            await balancer.close()
+
+
+def test_requests_reach_both_backends_with_headers_and_bodies(backends: list[Backend]) -> None:
+    async def scenario(client: httpx.AsyncClient, pool: Pool) -> None:
+        assert all(b.healthy for b in pool.backends.values())
+        served = set()
+        for i in range(6):
+            response = await client.put(
+                f"/echo/item-{i}?x=1",
+                content=b'{"v": 1}',
+                headers={"content-type": "application/json", "idempotency-key": "k1"},
+            )
+            assert response.status_code == 201
+            assert response.content == b'{"v": 1}'
+            assert response.headers["location"] == f"/echo/item-{i}"
+            assert response.headers["x-key"] == "k1"
+            assert response.headers["content-type"] == "application/json"
+            served.add(response.headers["x-served-by-node"])
+        assert served == {"one", "two"}
+        too_big = await client.post("/echo/x", content=b"x" * (MAX_BODY_BYTES + 1))
+        assert too_big.status_code == 413
+        assert too_big.json()["error"]["code"] == "payload_too_large"
+
+    asyncio.run(_with_balancer(backends, scenario))
+
+
+def test_a_dead_backend_is_skipped_and_none_left_is_503(backends: list[Backend]) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead = Backend("dead", f"http://127.0.0.1:{closed.getsockname()[1]}", healthy=True)
+
+    async def scenario(client: httpx.AsyncClient, pool: Pool) -> None:
+        pool.backends["dead"] = dead
+        pool.backends["dead"].healthy = True  # the health check has not noticed yet
+        for _ in range(4):
+            response = await client.get("/echo/k")
+            assert response.status_code == 200  # refused connections are retried on another node
+        assert not pool.backends["dead"].healthy
+        for backend in pool.backends.values():
+            backend.healthy = False
+        response = await client.get("/echo/k")
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] == "no_healthy_nodes"
+
+    asyncio.run(_with_balancer(backends, scenario))
