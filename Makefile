@@ -15,7 +15,7 @@ NODE_READY := $(if $(wildcard package.json),node_modules/.installed,)
 # instance's virtualenv from them offline, as an instance does from PyPI.
 WHEELHOUSE := .cache/wheels
 
-.PHONY: help demo test lint typecheck unit bench synth diff deploy destroy clean
+.PHONY: help demo test bench synth diff deploy destroy clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'

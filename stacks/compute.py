@@ -18,6 +18,7 @@ from stacks.constructs.fleet import BootPlan, Fleet
 from stacks.constructs.job_queue import JobQueue
 from stacks.constructs.load_balancer import PublicLoadBalancer
 from stacks.constructs.network import Network
+from stacks.constructs.service_boot import Service, ServiceBoot
 from stacks.constructs.service_code import ServiceCode
 from stacks.nag import acknowledge
 from stacks.policies import log_retention, removal_policy
@@ -37,8 +38,9 @@ class ComputeStack(Stack):
       termination lifecycle hook, held larger around the off-peak precompute job, consumes jobs;
     - both reach Aurora and ElastiCache on their ports only and read the :class:`ServiceCode`.
 
-    Code delivery plugs in at :meth:`boot`; the resources it needs are attributes here
-    (``code``, ``database``, ``cache``, ``jobs``) and on the fleet the plan receives.
+    Each instance boots its service from the :class:`ServiceCode` through :meth:`boot`
+    (cfn-init, systemd, the CloudWatch agent; see :class:`ServiceBoot`), configured with the
+    endpoints of ``database``, ``cache`` and ``jobs``.
     """
 
     def __init__(
@@ -61,6 +63,14 @@ class ComputeStack(Stack):
         self.database, self.cache, self.jobs = database, cache, jobs
         web, worker = settings.web, settings.worker
         self.code = ServiceCode(self, "ServiceCode", source_root=source_root)
+        self.service_boot = ServiceBoot(
+            settings=settings,
+            code=self.code,
+            database=database,
+            cache=cache,
+            jobs=jobs,
+            drain_hook_name=DRAIN_HOOK_NAME,
+        )
 
         self.load_balancer = PublicLoadBalancer(
             self,
@@ -98,18 +108,17 @@ class ComputeStack(Stack):
 
         CfnOutput(self, "LoadBalancerDns", value=self.load_balancer.dns_name, description="Where clients connect")
 
-    def boot(self, service: str) -> BootPlan | None:
+    def boot(self, service: Service) -> BootPlan | None:
         """The code-delivery seam: how ``service``'s (``web`` or ``worker``) instances get and start their code.
 
-        Returns ``None`` until code delivery exists: the fleets then boot the bare Amazon Linux
-        image with the SSM agent and run no service, and the web fleet keeps EC2 health checks.
-        A :data:`BootPlan` that builds a :class:`Boot` from the fleet (its role, log group and
-        group name), ``self.code`` and the endpoints of ``self.database``, ``self.cache`` and
-        ``self.jobs`` turns on cfn-init, cfn-signal and ELB health checks.
+        The plan installs the services from ``self.code`` with cfn-init, configured for
+        ``self.database``, ``self.cache`` and ``self.jobs``, and signals when the service
+        answers; it also turns on ELB health checks for the web fleet. ``None`` would boot
+        the bare Amazon Linux image with only the SSM agent.
         """
-        return None
+        return self.service_boot.plan(service)
 
-    def _fleet(self, network: Network, service: str, fleet: FleetSettings, *, load_balanced: bool) -> Fleet:
+    def _fleet(self, network: Network, service: Service, fleet: FleetSettings, *, load_balanced: bool) -> Fleet:
         """The ``service`` fleet (construct ID ``WebFleet`` or ``WorkerFleet``) in the app subnets."""
         return Fleet(
             self,

@@ -9,6 +9,7 @@ from stacks.compute import ComputeStack
 from stacks.constructs.alarm_topic import AlarmTopic
 from stacks.constructs.alarms import Alarms
 from stacks.constructs.dashboard import OperationsDashboard
+from stacks.constructs.service_metrics import ServiceMetrics
 from stacks.data import DataStack
 from stacks.messaging import MessagingStack
 from stacks.policies import removal_policy
@@ -59,5 +60,6 @@ class ObservabilityStack(Stack):
             jobs=messaging.jobs,
             database=data.database,
             cache=data.cache,
+            services=ServiceMetrics(compute.service_boot.namespace),
             alarms=list(self.alarms.alarms.values()),
         )

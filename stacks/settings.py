@@ -23,20 +23,26 @@ from stacks.cron import CronError, check_cron, shift_cron
 Stage = Literal["dev", "prod"]
 AuroraEngine = Literal["aurora-postgresql", "aurora-mysql"]
 CacheEngine = Literal["redis", "valkey"]
+Architecture = Literal["arm64", "x86_64"]
 
 STAGES: Final[tuple[Stage, ...]] = ("dev", "prod")
 AURORA_ENGINES: Final[tuple[AuroraEngine, ...]] = ("aurora-postgresql", "aurora-mysql")
 CACHE_ENGINES: Final[tuple[CacheEngine, ...]] = ("redis", "valkey")
+ARCHITECTURES: Final[tuple[Architecture, ...]] = ("arm64", "x86_64")
 DEFAULT_DB_PORTS: Final[dict[AuroraEngine, int]] = {"aurora-postgresql": 5432, "aurora-mysql": 3306}
 DEFAULT_CACHE_PORT: Final = 6379
 LOG_RETENTION_DAYS: Final = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 3653)
 """The retention periods CloudWatch Logs accepts (the ones this app offers)."""
 
-DEV_INSTANCE_TYPE: Final = "t4g.small"
-PROD_INSTANCE_TYPE: Final = "m7g.large"
-"""Graviton instances: the AMI follows the instance type's architecture, so x86 types work too."""
+INSTANCE_TYPES: Final[dict[Architecture, tuple[str, str]]] = {
+    "arm64": ("t4g.small", "m7g.large"),
+    "x86_64": ("t3.small", "m7i.large"),
+}
+"""The (dev, prod) instance types of each architecture: Graviton by default, Intel with x86_64."""
 
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+_GRAVITON_FAMILY = re.compile(r"^(a1|[a-z]+\d+g[a-z-]*)$")
+"""Families with a ``g`` after the generation (t4g, m7g, c7gn, r8gd, im4gn) and a1 run on Graviton."""
 _CACHE_NODE_TYPE = re.compile(r"^cache\.[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -99,12 +105,16 @@ class CacheSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class FleetSettings:
-    """One Auto Scaling group: instance type (vertical) and group size (horizontal)."""
+    """One Auto Scaling group: instance type (vertical) and group size (horizontal).
+
+    ``architecture`` is the instance type's CPU architecture; the AMI is chosen for it.
+    """
 
     instance_type: str
     min_capacity: int
     max_capacity: int
     desired_capacity: int | None
+    architecture: Architecture = "arm64"
     root_volume_gib: int = 16
 
 
@@ -127,6 +137,7 @@ class WorkerSettings:
     fleet: FleetSettings
     backlog_per_instance: int
     drain_timeout_seconds: int
+    metrics_port: int = 9101
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -269,16 +280,28 @@ def _cidr(text: str) -> str:
     return str(network)
 
 
+def instance_architecture(instance_type: str) -> Architecture:
+    """The CPU architecture of ``instance_type`` (``t4g.small`` → arm64, ``c7i.large`` → x86_64)."""
+    return "arm64" if _GRAVITON_FAMILY.match(instance_type.split(".", maxsplit=1)[0]) else "x86_64"
+
+
 def _fleet(
-    ctx: _Context, prefix: str, prod: bool, *, dev_sizes: tuple[int, int], prod_sizes: tuple[int, int]
+    ctx: _Context,
+    prefix: str,
+    prod: bool,
+    architecture: Architecture,
+    *,
+    dev_sizes: tuple[int, int],
+    prod_sizes: tuple[int, int],
 ) -> FleetSettings:
     """``<prefix>InstanceType``, ``<prefix>MinCapacity``, ``<prefix>MaxCapacity`` and ``<prefix>DesiredCapacity``."""
-    instance_type = PROD_INSTANCE_TYPE if prod else DEV_INSTANCE_TYPE
+    instance_type = INSTANCE_TYPES[architecture][1 if prod else 0]
     minimum, maximum = prod_sizes if prod else dev_sizes
+    type_key = f"{prefix}InstanceType"
     min_key, max_key, desired_key = f"{prefix}MinCapacity", f"{prefix}MaxCapacity", f"{prefix}DesiredCapacity"
     fleet = FleetSettings(
         instance_type=ctx.text(
-            f"{prefix}InstanceType",
+            type_key,
             instance_type,
             _matching(_INSTANCE_TYPE, "an instance type"),
             "an EC2 instance type such as t4g.small or m7g.large",
@@ -287,7 +310,14 @@ def _fleet(
         min_capacity=ctx.integer(min_key, minimum, 1, 100),
         max_capacity=ctx.integer(max_key, maximum, 1, 100),
         desired_capacity=ctx.integer(desired_key, 0, 0, 100, " (0: let scaling decide)") or None,
+        architecture=architecture,
     )
+    if instance_architecture(fleet.instance_type) != architecture:
+        raise SettingsError(
+            f"{type_key} must be an {architecture} instance type (architecture={architecture}); "
+            f"got {fleet.instance_type!r}, an {instance_architecture(fleet.instance_type)} type "
+            f"(set architecture={instance_architecture(fleet.instance_type)} to use it)"
+        )
     if fleet.max_capacity < fleet.min_capacity:
         raise SettingsError(f"{max_key} must be at least {min_key} ({fleet.min_capacity}); got {fleet.max_capacity}")
     desired = fleet.desired_capacity
@@ -375,12 +405,18 @@ def _queue(ctx: _Context) -> QueueSpec:
     )
 
 
-def _web(ctx: _Context, prod: bool) -> WebSettings:
+def _web(ctx: _Context, prod: bool, architecture: Architecture) -> WebSettings:
     service_port = ctx.integer("servicePort", 8080, 1024, 65535)
+    peer_port = ctx.integer("peerPort", service_port, 1024, 65535)
+    if peer_port != service_port:
+        raise SettingsError(
+            f"peerPort must equal servicePort ({service_port}): the API serves its peers on the port "
+            f"the load balancer uses; got {peer_port}"
+        )
     return WebSettings(
-        fleet=_fleet(ctx, "web", prod, dev_sizes=(1, 3), prod_sizes=(3, 12)),
+        fleet=_fleet(ctx, "web", prod, architecture, dev_sizes=(1, 3), prod_sizes=(3, 12)),
         service_port=service_port,
-        peer_port=ctx.integer("peerPort", service_port, 1024, 65535),
+        peer_port=peer_port,
         requests_per_target=ctx.integer("webRequestsPerTarget", 1000, 1, 100_000, " requests per minute"),
         certificate_arn=ctx.optional_text(
             "certificateArn", _CERTIFICATE_ARN, "an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID)"
@@ -388,11 +424,12 @@ def _web(ctx: _Context, prod: bool) -> WebSettings:
     )
 
 
-def _worker(ctx: _Context, prod: bool) -> WorkerSettings:
+def _worker(ctx: _Context, prod: bool, architecture: Architecture) -> WorkerSettings:
     return WorkerSettings(
-        fleet=_fleet(ctx, "worker", prod, dev_sizes=(1, 2), prod_sizes=(2, 10)),
+        fleet=_fleet(ctx, "worker", prod, architecture, dev_sizes=(1, 2), prod_sizes=(2, 10)),
         backlog_per_instance=ctx.integer("workerBacklogPerInstance", 100, 1, 100_000, " messages"),
         drain_timeout_seconds=ctx.integer("workerDrainTimeoutSeconds", 300, 30, 7200),
+        metrics_port=ctx.integer("workerMetricsPort", 9101, 1024, 65535),
     )
 
 
@@ -456,7 +493,8 @@ def _read_all(context: Mapping[str, object]) -> tuple[Settings, dict[str, object
     prod = stage == "prod"
     network = _network(ctx, prod)
     database = _database(ctx, prod)
-    worker = _worker(ctx, prod)
+    architecture = ctx.choice("architecture", "arm64", ARCHITECTURES)
+    worker = _worker(ctx, prod, architecture)
     settings = Settings(
         stage=stage,
         protect_data=ctx.boolean("protectData", prod),
@@ -464,7 +502,7 @@ def _read_all(context: Mapping[str, object]) -> tuple[Settings, dict[str, object
         database=database,
         cache=_cache(ctx, prod),
         queue=_queue(ctx),
-        web=_web(ctx, prod),
+        web=_web(ctx, prod, architecture),
         worker=worker,
         precompute=_precompute(ctx, worker.fleet),
         observability=_observability(ctx, prod, database),

@@ -2,6 +2,8 @@
 
 Settings come from the environment; ``--help`` lists them. Secrets named by
 ``DATABASE_SECRET_ARN`` / ``REDIS_AUTH_SECRET_ARN`` are read from Secrets Manager at start.
+``API_WORKERS`` processes (``auto``: one per CPU) serve the port, each built by
+:func:`services.api.asgi.app_from_environment`.
 """
 
 from __future__ import annotations
@@ -59,14 +61,20 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
-    from services.api.app import create_app
-    from services.api.aws_secrets import resolve_secrets
+    from services.api.asgi import FACTORY
+    from services.api.aws_secrets import SecretError, resolve_secrets
     from services.logs import configure_logging
 
     configure_logging("api", level=settings.log_level, json=settings.log_json)
-    settings = resolve_secrets(settings)
+    try:
+        resolve_secrets(settings)  # fail here, once, rather than in every worker process
+    except SecretError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     uvicorn.run(
-        create_app(settings),
+        FACTORY,
+        factory=True,
+        workers=settings.worker_count(),
         host=settings.api_host,
         port=settings.api_port,
         loop="uvloop",

@@ -2,14 +2,21 @@
 
 Each app has its own registry, so several nodes can live in one test process. Labelled
 children are cached, so counting a request costs two dictionary lookups and an observe.
+
+A node served by several worker processes (``API_WORKERS``) runs with
+``PROMETHEUS_MULTIPROC_DIR`` set: every process then writes its values there and
+:func:`exposition` reports their sum, whichever process answers the scrape (the local
+cache's size gauges, computed on demand, are left out in that mode).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -46,7 +53,9 @@ class Metrics:
         self.invalidations = Counter(
             "api_cache_invalidations", "Local cache entries dropped, by reason", ["reason"], registry=r
         )
-        self.ring_members = Gauge("api_ring_members", "Members of this node's hash ring", registry=r)
+        self.ring_members = Gauge(
+            "api_ring_members", "Members of this node's hash ring", registry=r, multiprocess_mode="livemax"
+        )
         self.ring_changes = Counter("api_ring_changes", "Membership changes applied to the ring", registry=r)
         self.cache_entries = Gauge("api_cache_entries", "Entries in the local LRU", registry=r)
         self.cache_bytes = Gauge("api_cache_bytes", "Bytes charged to the local LRU", registry=r)
@@ -63,6 +72,16 @@ class Metrics:
             self._children[key] = children
         children[0].inc()
         children[1].observe(seconds)
+
+
+def exposition(registry: CollectorRegistry) -> bytes:
+    """The Prometheus text of ``registry``, or of every process of this node under ``PROMETHEUS_MULTIPROC_DIR``."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return generate_latest(registry)
+    processes = CollectorRegistry()
+    MultiProcessCollector(processes, path=directory)  # type: ignore[no-untyped-call]
+    return generate_latest(processes)
 
 
 class MetricsMiddleware:

@@ -9,6 +9,7 @@ at start with the setting's name and the value.
 from __future__ import annotations
 
 import math
+import os
 import socket
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -83,11 +84,23 @@ class ApiSettings(BaseSettings):
     api_max_body_bytes: int = Field(MiB, ge=1024, description="largest request body; larger is 413")
     api_max_key_bytes: int = Field(250, ge=1, le=250, description="longest key in bytes (keys are ASCII)")
     api_keepalive_seconds: float = Field(65.0, gt=0, description="HTTP keep-alive; above the ALB's idle timeout (60)")
+    api_workers: int | Literal["auto"] = Field(
+        1,
+        description="uvicorn worker processes sharing the port (one node): a number, or auto for one per CPU; "
+        "with more than one, set PROMETHEUS_MULTIPROC_DIR so /metrics counts every process",
+    )
 
     @pydantic.field_validator("api_peers")
     @classmethod
     def _peers_parse(cls, value: str) -> str:
         parse_members(value)
+        return value
+
+    @pydantic.field_validator("api_workers")
+    @classmethod
+    def _positive_workers(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and not 1 <= value <= 256:
+            raise ValueError("must be auto or a number of processes 1..256")
         return value
 
     @pydantic.field_validator("api_node_id")
@@ -131,6 +144,12 @@ class ApiSettings(BaseSettings):
     def handler_modules(self) -> list[str]:
         """``JOB_HANDLER_MODULES`` as a list."""
         return [name.strip() for name in self.job_handler_modules.split(",") if name.strip()]
+
+    def worker_count(self) -> int:
+        """``API_WORKERS`` as a number of processes (``auto``: one per CPU)."""
+        if self.api_workers == "auto":
+            return os.cpu_count() or 1
+        return self.api_workers
 
     def node_id(self) -> str:
         """This node's member name: ``API_NODE_ID``, else derived from the discovery mode."""

@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from services.db import DatabaseURLError
 from services.jobs import JobStore, sqs_client
 from services.logs import configure_logging
+from services.secrets import SecretError, resolve_database_url
 from services.worker.lifecycle import InstanceMetadata
 from services.worker.metrics import WorkerMetrics
 from services.worker.registry import load_handlers
@@ -53,7 +54,11 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(error), 2)
     configure_logging("worker", level=settings.log_level, json=settings.log_json)
     try:
-        store = JobStore.from_url(settings.database_url, pool_size=config.concurrency + 4)
+        database_url = resolve_database_url(settings.database_url, settings.database_secret_arn)
+    except SecretError as error:
+        return _fail(str(error), 1)
+    try:
+        store = JobStore.from_url(database_url, pool_size=config.concurrency + 4)
     except (SQLAlchemyError, DatabaseURLError) as error:
         return _fail(f"database at DATABASE_URL is not usable: {error}", 1)
     metadata: InstanceMetadata | None = None

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.jobs import JobStore, sqs_client
 from services.logs import configure_logging
+from services.secrets import SecretError, resolve_database_url
 from services.worker.deadletter import DeadLetterError, DeadLetterQueue, DeadMessage
 
 
@@ -28,6 +29,7 @@ class DlqSettings(BaseSettings):
 
     queue_url: str | None = Field(default=None, validation_alias="QUEUE_URL")
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    database_secret_arn: str | None = Field(default=None, validation_alias="DATABASE_SECRET_ARN")
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
     log_json: bool = Field(default=False, validation_alias="LOG_JSON")
 
@@ -38,7 +40,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Count, list, inspect and redrive the job queue's dead-lettered messages.",
         epilog=(
             "environment: QUEUE_URL (the job queue; its redrive policy names the DLQ), "
-            "DATABASE_URL (optional: show job status and error), AWS_ENDPOINT_URL (e.g. moto)"
+            "DATABASE_URL (optional: show job status and error) with DATABASE_SECRET_ARN (its credentials), "
+            "AWS_ENDPOINT_URL (e.g. moto)"
         ),
     )
     parser.add_argument("--queue-url", help="the job queue (default: $QUEUE_URL)")
@@ -79,9 +82,12 @@ def main(argv: list[str] | None = None) -> int:
         print("dlq: setting QUEUE_URL is required (or pass --queue-url)", file=sys.stderr)
         return 2
     try:
+        database_url = settings.database_url
+        if database_url:
+            database_url = resolve_database_url(database_url, settings.database_secret_arn)
         dlq = DeadLetterQueue.of_queue(sqs_client(queue_url=queue_url), queue_url)
-        return _run(args, dlq, settings.database_url)
-    except (DeadLetterError, BotoCoreError, ClientError) as error:
+        return _run(args, dlq, database_url)
+    except (DeadLetterError, SecretError, BotoCoreError, ClientError) as error:
         print(f"dlq: {error}", file=sys.stderr)
         return 1
 

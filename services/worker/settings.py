@@ -32,6 +32,11 @@ class WorkerSettings(BaseSettings):
     model_config = SettingsConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
     database_url: str = _env("DATABASE_URL", DEFAULT_DATABASE_URL, "the job database")
+    database_secret_arn: str | None = _env(
+        "DATABASE_SECRET_ARN",
+        None,
+        "Secrets Manager secret (RDS format) whose username/password complete DATABASE_URL, read at start",
+    )
     queue_url: str = Field(validation_alias="QUEUE_URL", min_length=1, description="the SQS job queue")
     log_level: str = _env("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR")
     log_json: bool = _env("LOG_JSON", True, "JSON lines (true) or console text (false)")
@@ -89,7 +94,7 @@ class WorkerSettings(BaseSettings):
             raise ValueError(f"must be DEBUG, INFO, WARNING or ERROR, got {value!r}")
         return value.upper()
 
-    @pydantic.field_validator("lifecycle_hook_name", "asg_name")
+    @pydantic.field_validator("lifecycle_hook_name", "asg_name", "database_secret_arn")
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None

@@ -113,6 +113,11 @@ class Cache(Construct):
         return self.replication_group.attr_primary_end_point_address
 
     @property
+    def primary_port(self) -> str:
+        """The primary's port, as the deployed group reports it (a reference, like the address)."""
+        return self.replication_group.attr_primary_end_point_port
+
+    @property
     def reader_endpoint(self) -> str:
         """Host name that spreads reads over the replicas."""
         return self.replication_group.attr_reader_end_point_address

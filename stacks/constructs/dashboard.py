@@ -14,6 +14,7 @@ from stacks.constructs.database import Database
 from stacks.constructs.fleet import Fleet
 from stacks.constructs.job_queue import JobQueue
 from stacks.constructs.load_balancer import PublicLoadBalancer
+from stacks.constructs.service_metrics import ServiceMetrics
 
 WIDTH: Final = 8
 HEIGHT: Final = 6
@@ -29,7 +30,9 @@ class OperationsDashboard(Construct):
     """A CloudWatch dashboard with the alarm states on top and one graph per question.
 
     Rows: alarm status; ALB requests, latency (p50/p99) and 5xx; healthy hosts and fleet sizes;
-    queue depth, oldest-message age and DLQ depth; Aurora health; cache health per member.
+    queue depth, oldest-message age and DLQ depth; Aurora health; cache health per member;
+    the services' own metrics from the instances' CloudWatch agent (jobs finished, item reads
+    by cache tier, memory use).
     """
 
     def __init__(
@@ -43,6 +46,7 @@ class OperationsDashboard(Construct):
         jobs: JobQueue,
         database: Database,
         cache: Cache,
+        services: ServiceMetrics,
         alarms: Sequence[cloudwatch.IAlarm],
     ) -> None:
         super().__init__(scope, construct_id)
@@ -85,4 +89,9 @@ class OperationsDashboard(Construct):
                 [cache.metric("DatabaseMemoryUsagePercentage", member, "Maximum") for member in cache.member_ids],
                 [cache.metric("Evictions", member, "Sum") for member in cache.member_ids],
             ),
+        )
+        self.dashboard.add_widgets(
+            _graph("Jobs finished per minute (workers)", services.jobs()),
+            _graph("Item reads per minute by tier (web)", services.item_reads()),
+            _graph("Memory used % (highest instance)", services.memory()),
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -17,12 +17,20 @@ from constructs import Construct
 from stacks.constructs.security_group import closed_security_group
 from stacks.constructs.service_code import ServiceCode
 from stacks.nag import acknowledge
-from stacks.settings import FleetSettings
+from stacks.settings import Architecture, FleetSettings
 
 ROOT_DEVICE: Final = "/dev/xvda"
 """Root device name of the Amazon Linux 2023 images."""
 SSM_CORE_POLICY: Final = "AmazonSSMManagedInstanceCore"
 HEALTH_CHECK_GRACE: Final = Duration.minutes(5)
+CPU_TYPES: Final[dict[Architecture, ec2.AmazonLinuxCpuType]] = {
+    "arm64": ec2.AmazonLinuxCpuType.ARM_64,
+    "x86_64": ec2.AmazonLinuxCpuType.X86_64,
+}
+ARCHITECTURES: Final[dict[Architecture, ec2.InstanceArchitecture]] = {
+    "arm64": ec2.InstanceArchitecture.ARM_64,
+    "x86_64": ec2.InstanceArchitecture.X86_64,
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,11 +42,16 @@ class Boot:
     rolling updates wait for the signals. With a Boot, a load-balanced fleet also switches
     its Auto Scaling health checks to the load balancer's (an instance without a running
     service would fail them and be replaced over and over, so they stay off without one).
+    ``code_buckets`` are the S3 buckets cfn-init downloads ``sources`` from with the instance
+    role's credentials (the role must already be allowed to read the objects themselves).
+    ``health_check_grace`` is how long a new instance may boot before its health counts.
     """
 
     init: ec2.CloudFormationInit
     signals: autoscaling.Signals
     init_options: autoscaling.ApplyCloudFormationInitOptions | None = None
+    code_buckets: Sequence[str] = ()
+    health_check_grace: Duration = HEALTH_CHECK_GRACE
 
 
 BootPlan = Callable[["Fleet"], Boot]
@@ -52,13 +65,13 @@ class Fleet(Construct):
 
     - a launch template (new accounts cannot create launch configurations) with IMDSv2
       required (hop limit 1), an encrypted gp3 root volume, no key pair and the latest
-      Amazon Linux 2023 for the instance type's architecture;
+      Amazon Linux 2023 for the fleet's architecture (which the instance type must match);
     - a security group with no inbound rule (callers add what the service needs) and
       HTTPS as the only outbound default (AWS APIs, package repositories);
     - an instance role with Session Manager access (no SSH, no port 22) and grants only;
     - a log group for the service's logs, writable by the role;
     - group metrics on (fleet size on the dashboard, backlog-per-instance scaling) and
-      rolling replacement when the launch template changes.
+      rolling replacement, one instance at a time, when the launch template changes.
 
     Code delivery plugs in through ``boot`` (a :data:`BootPlan`); without it the instances
     boot the bare image with the SSM agent and run no service.
@@ -103,11 +116,13 @@ class Fleet(Construct):
         self.log_group.grant_write(self.role)
         code.grant_read(self.role)
         instance_type = ec2.InstanceType(settings.instance_type)
+        if ARCHITECTURES[settings.architecture] != instance_type.architecture:
+            raise ValueError(f"{settings.instance_type} is not an {settings.architecture} instance type")
         self.launch_template = ec2.LaunchTemplate(
             self,
             "LaunchTemplate",
             instance_type=instance_type,
-            machine_image=ec2.MachineImage.latest_amazon_linux2023(cpu_type=_cpu_type(instance_type)),
+            machine_image=ec2.MachineImage.latest_amazon_linux2023(cpu_type=CPU_TYPES[settings.architecture]),
             role=self.role,
             security_group=self.security_group,
             user_data=ec2.UserData.for_linux(),
@@ -142,17 +157,23 @@ class Fleet(Construct):
             desired_capacity=settings.desired_capacity,
             health_checks=(
                 autoscaling.HealthChecks.with_additional_checks(
-                    additional_types=[autoscaling.AdditionalHealthCheckType.ELB], grace_period=HEALTH_CHECK_GRACE
+                    additional_types=[autoscaling.AdditionalHealthCheckType.ELB],
+                    grace_period=plan.health_check_grace,
                 )
                 if load_balanced and plan
-                else autoscaling.HealthChecks.ec2(grace_period=HEALTH_CHECK_GRACE)
+                else autoscaling.HealthChecks.ec2(grace_period=plan.health_check_grace if plan else HEALTH_CHECK_GRACE)
             ),
             group_metrics=[autoscaling.GroupMetrics.all()],
-            update_policy=autoscaling.UpdatePolicy.rolling_update(),
+            # One instance at a time, keeping the group's minimum in service while the new one boots.
+            update_policy=autoscaling.UpdatePolicy.rolling_update(
+                max_batch_size=1, min_instances_in_service=min(settings.min_capacity, settings.max_capacity - 1)
+            ),
             init=plan.init if plan else None,
             signals=plan.signals if plan else None,
             init_options=plan.init_options if plan else None,
         )
+        if plan:
+            self._boot_with(plan)
         acknowledge(
             self.group,
             "AwsSolutions-AS3",
@@ -161,6 +182,17 @@ class Fleet(Construct):
                 "the dashboard graphs the group metrics and the alarms page on what matters."
             ),
         )
+
+    def _boot_with(self, plan: Boot) -> None:
+        """Let cfn-init fetch the code with the role, and start instances only once the role's policies exist."""
+        if plan.code_buckets:
+            group = self.group.node.default_child
+            assert isinstance(group, autoscaling.CfnAutoScalingGroup)
+            group.add_metadata(
+                "AWS::CloudFormation::Authentication",
+                {"CodeAssets": {"type": "S3", "roleName": self.role.role_name, "buckets": list(plan.code_buckets)}},
+            )
+        self.group.node.add_dependency(self.role)
 
     @property
     def connections(self) -> ec2.Connections:
@@ -176,9 +208,3 @@ class Fleet(Construct):
             statistic="Average",
             period=Duration.minutes(1),
         )
-
-
-def _cpu_type(instance_type: ec2.InstanceType) -> ec2.AmazonLinuxCpuType:
-    if instance_type.architecture == ec2.InstanceArchitecture.ARM_64:
-        return ec2.AmazonLinuxCpuType.ARM_64
-    return ec2.AmazonLinuxCpuType.X86_64

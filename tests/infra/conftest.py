@@ -2,7 +2,7 @@
 
 Synthesis through jsii is slow, so each configuration is synthesized once per session and
 every test reads the same cloud assembly: ``dev`` and ``prod`` with the defaults, and
-``mysql`` (dev with aurora-mysql, valkey, an HTTPS certificate and an alarm email).
+``mysql`` (dev with aurora-mysql, valkey, an HTTPS certificate, an alarm email and x86_64 instances).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ CONFIGS: dict[str, dict[str, str]] = {
         "cacheEngine": "valkey",
         "certificateArn": CERTIFICATE_ARN,
         "alarmEmail": "ops@example.com",
+        "architecture": "x86_64",
     },
 }
 PARTS = ("network", "data", "messaging", "compute", "observability")
@@ -106,7 +107,7 @@ def prod(synthesized: Callable[[str], Synthesized]) -> Synthesized:
 
 @pytest.fixture(scope="session")
 def mysql(synthesized: Callable[[str], Synthesized]) -> Synthesized:
-    """Dev with aurora-mysql, valkey, HTTPS and an alarm email."""
+    """Dev with aurora-mysql, valkey, HTTPS, an alarm email and x86_64 instances."""
     return synthesized("mysql")
 
 

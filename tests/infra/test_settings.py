@@ -9,10 +9,12 @@ import pytest
 from services.jobs.spec import PRECOMPUTE, QUEUE
 from stacks.policies import _RETENTION
 from stacks.settings import (
+    INSTANCE_TYPES,
     LOG_RETENTION_DAYS,
     SettingsError,
     context_keys,
     estimated_max_connections,
+    instance_architecture,
     load_settings,
 )
 
@@ -56,6 +58,7 @@ def test_context_overrides_each_kind_of_value() -> None:
             "dbMinCapacity": "2.5",
             "auroraEngine": "aurora-mysql",
             "cacheEngine": "valkey",
+            "architecture": "x86_64",
             "webInstanceType": "c7i.large",
             "webDesiredCapacity": 4,
             "queueMaxReceiveCount": "8",
@@ -70,6 +73,8 @@ def test_context_overrides_each_kind_of_value() -> None:
     assert settings.database.port == 3307, "the engine's default port plus one"
     assert settings.cache.engine == "valkey"
     assert settings.web.fleet.instance_type == "c7i.large"
+    assert settings.worker.fleet.instance_type == "m7i.large", "the architecture picks the default types"
+    assert settings.web.fleet.architecture == settings.worker.fleet.architecture == "x86_64"
     assert settings.web.fleet.desired_capacity == 4
     assert settings.queue == dataclasses.replace(QUEUE, max_receive_count=8)
     assert settings.precompute.schedule.eventbridge_expression() == "cron(30 1 ? * MON-FRI *)"
@@ -99,6 +104,10 @@ def test_context_overrides_each_kind_of_value() -> None:
         ({"cacheMultiAz": "maybe"}, "cacheMultiAz must be true or false; got 'maybe'"),
         ({"cacheNodeType": "m7g.large"}, "cacheNodeType must be an ElastiCache node type such as cache.t4g.micro"),
         ({"webInstanceType": "huge"}, "webInstanceType must be an EC2 instance type"),
+        ({"architecture": "sparc"}, "architecture must be one of arm64, x86_64; got 'sparc'"),
+        ({"workerInstanceType": "c7i.large"}, "workerInstanceType must be an arm64 instance type (architecture=arm64)"),
+        ({"architecture": "x86_64", "webInstanceType": "m7g.large"}, "set architecture=arm64 to use it"),
+        ({"peerPort": "9090"}, "peerPort must equal servicePort (8080)"),
         ({"vpcCidr": "10.0.0.0/24"}, "vpcCidr must be an IPv4 CIDR block from /16 to /18"),
         ({"maxAzs": "2", "natGateways": "3"}, "natGateways must be an integer 1..2 (at most maxAzs); got 3"),
         ({"queueVisibilityTimeoutSeconds": "30"}, "queueVisibilityTimeoutSeconds must be an integer 61..43200"),
@@ -143,3 +152,32 @@ def test_connection_alarm_follows_the_capacity_and_engine() -> None:
 
 def test_every_offered_log_retention_maps_to_cloudwatch() -> None:
     assert set(_RETENTION) == set(LOG_RETENTION_DAYS)
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "architecture"),
+    [
+        ("t4g.small", "arm64"),
+        ("m7g.large", "arm64"),
+        ("c7gn.xlarge", "arm64"),
+        ("r8gd.2xlarge", "arm64"),
+        ("im4gn.large", "arm64"),
+        ("a1.medium", "arm64"),
+        ("t3.small", "x86_64"),
+        ("m7i.large", "x86_64"),
+        ("c7a.large", "x86_64"),
+        ("g4dn.xlarge", "x86_64"),
+        ("m5zn.large", "x86_64"),
+    ],
+)
+def test_instance_architecture_is_read_from_the_family(instance_type: str, architecture: str) -> None:
+    assert instance_architecture(instance_type) == architecture
+
+
+def test_the_architecture_picks_both_fleets_instance_types() -> None:
+    for architecture, (dev_type, prod_type) in INSTANCE_TYPES.items():
+        assert instance_architecture(dev_type) == instance_architecture(prod_type) == architecture
+        for stage, expected in (("dev", dev_type), ("prod", prod_type)):
+            settings = load_settings({"stage": stage, "architecture": architecture})
+            for fleet in (settings.web.fleet, settings.worker.fleet):
+                assert (fleet.instance_type, fleet.architecture) == (expected, architecture)

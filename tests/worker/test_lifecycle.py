@@ -76,8 +76,8 @@ class _ImdsHandler(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def imds() -> Iterator[FakeImds]:
+def serve_imds() -> Iterator[FakeImds]:
+    """A :class:`FakeImds` serving on loopback until the generator is closed (for fixtures)."""
     server = FakeImds()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -85,6 +85,11 @@ def imds() -> Iterator[FakeImds]:
     server.shutdown()
     server.server_close()
     thread.join()
+
+
+@pytest.fixture
+def imds() -> Iterator[FakeImds]:
+    yield from serve_imds()
 
 
 def _worker(

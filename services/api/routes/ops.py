@@ -9,11 +9,12 @@ from typing import Any
 
 from anyio import to_thread
 from fastapi import FastAPI, Request
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import JSONResponse, Response
 
 from services.api.errors import error_response
 from services.api.keys import key_pattern, validate_key
+from services.api.metrics import exposition
 from services.api.node import Node
 from services.api.schemas import HealthOut, ReadyOut, RingOut, errors
 
@@ -110,4 +111,4 @@ async def ring(request: Request) -> JSONResponse:
 async def metrics(request: Request) -> Response:
     """Requests by route and status, latency histograms, cache reads by tier, forwards, ring size."""
     node: Node = request.app.state.node
-    return Response(generate_latest(node.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(exposition(node.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,137 @@
+"""Deploying the synthesized stacks into moto's CloudFormation: what moto cannot model is patched, and said so.
+
+Every change made to a template before moto sees it is listed in :data:`PATCHES` with its
+reason; :func:`patch_template` applies them and refuses to drop a resource anything still
+refers to. The data stack (Aurora, ElastiCache, Secrets Manager resources) cannot be created
+by moto at all: :func:`data_stand_in` builds a template that exports the same names the
+compute stack imports, with local stand-ins as values.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from moto.core.models import DEFAULT_ACCOUNT_ID
+
+REGION = "us-east-1"
+ACCOUNT = DEFAULT_ACCOUNT_ID
+
+PATCHES: dict[str, str] = {
+    "Custom::S3AutoDeleteObjects": "a Lambda-backed custom resource; moto runs Lambda functions only with Docker",
+    "AWS::SQS::QueuePolicy": "not modelled by moto's CloudFormation (the queues' TLS-only policies)",
+    "AWS::Scheduler::Schedule": "not modelled by moto's CloudFormation (the off-peak precompute schedule)",
+    "AWS::AutoScaling::ScalingPolicy": "not modelled by moto's CloudFormation (moto never evaluates scaling anyway)",
+    "AWS::AutoScaling::LifecycleHook": "not modelled by moto's CloudFormation: created with Auto Scaling's API instead",
+    "AWS::S3::BucketPolicy": "not modelled by moto's CloudFormation (the access-log bucket's policy)",
+    "AWS::EC2::SecurityGroupEgress": "not modelled by moto's CloudFormation (egress rules)",
+    "Parameters.BootstrapVersion": "no CDK bootstrap stack in moto (its version parameter and check rule)",
+    "Outputs.FullName": "exports for the observability stack read attributes moto does not model (FullName)",
+}
+"""What is changed in a template before moto deploys it, and why (a resource type, or a section)."""
+
+_AUTO_DELETE_PROVIDER = "CustomS3AutoDeleteObjectsCustomResourceProvider"
+
+
+def patch_template(template: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``template`` with :data:`PATCHES` applied."""
+    patched: dict[str, Any] = json.loads(json.dumps(template))
+    resources = patched["Resources"]
+    removed = {
+        logical_id
+        for logical_id, resource in resources.items()
+        if resource["Type"] in PATCHES or logical_id.startswith(_AUTO_DELETE_PROVIDER)
+    }
+    for logical_id in removed:
+        del resources[logical_id]
+    for resource in resources.values():
+        depends = resource.get("DependsOn")
+        if isinstance(depends, list):
+            resource["DependsOn"] = [item for item in depends if item not in removed]
+        elif depends in removed:
+            del resource["DependsOn"]
+    patched.get("Parameters", {}).pop("BootstrapVersion", None)
+    patched.pop("Rules", None)
+    outputs = patched.get("Outputs", {})
+    for name in [name for name, output in outputs.items() if "FullName" in json.dumps(output["Value"])]:
+        del outputs[name]
+    still_used = sorted(name for name in removed if re.search(rf'"(Ref|Fn::GetAtt)": \[?"{name}"', json.dumps(patched)))
+    if still_used:
+        raise AssertionError(f"patched-out resources are still referenced: {still_used}")
+    return patched
+
+
+def data_stand_in(imports: list[str], values: Callable[[str], Any], resources: Mapping[str, Any]) -> dict[str, Any]:
+    """A template with ``resources`` that exports each of ``imports`` (export names) as ``values(name)``."""
+    return {
+        "Resources": dict(resources),
+        "Outputs": {
+            f"Export{number}": {"Value": values(name), "Export": {"Name": name}} for number, name in enumerate(imports)
+        },
+    }
+
+
+def imports_of(template: Mapping[str, Any], stack_name: str) -> list[str]:
+    """The export names ``template`` imports from ``stack_name``."""
+    return sorted(set(re.findall(rf'"Fn::ImportValue": "({re.escape(stack_name)}:[^"]+)"', json.dumps(template))))
+
+
+def zip_directory(directory: Path) -> bytes:
+    """``directory``'s files as a zip archive with paths relative to it (how the CDK packages a directory asset)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(directory).as_posix())
+    return buffer.getvalue()
+
+
+@dataclass
+class Deployed:
+    """The stacks moto created: physical IDs by logical ID, and every export."""
+
+    cloudformation: Any
+    resources: dict[str, dict[str, str]] = field(default_factory=dict)
+    exports: dict[str, str] = field(default_factory=dict)
+    created: dict[str, set[str]] = field(default_factory=dict)
+    """The logical IDs moto reports for each stack (some without a physical ID)."""
+
+    def deploy(self, stack_name: str, template: Mapping[str, Any]) -> None:
+        """Create ``stack_name`` from ``template`` and record what it made; fail with moto's reason."""
+        self.cloudformation.create_stack(
+            StackName=stack_name, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_NAMED_IAM"]
+        )
+        stack = self.cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+        if stack["StackStatus"] != "CREATE_COMPLETE":
+            raise AssertionError(f"{stack_name}: {stack['StackStatus']} {stack.get('StackStatusReason')}")
+        described = self.cloudformation.describe_stack_resources(StackName=stack_name)["StackResources"]
+        self.created[stack_name] = {item["LogicalResourceId"] for item in described}
+        self.resources[stack_name] = {
+            item["LogicalResourceId"]: item["PhysicalResourceId"] for item in described if "PhysicalResourceId" in item
+        }
+        self.exports = {export["Name"]: export["Value"] for export in self.cloudformation.list_exports()["Exports"]}
+
+    def lookup(self, stack_name: str) -> Callable[[str, str], str]:
+        """Deploy-time values of references in ``stack_name``'s template (see tests/infra/cfn.py)."""
+        pseudo = {
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": stack_name,
+        }
+
+        def resolve(kind: str, name: str) -> str:
+            if kind == "Ref":
+                return pseudo.get(name) or self.resources[stack_name][name]
+            if kind == "Fn::ImportValue":
+                return self.exports[name]
+            raise AssertionError(f"{kind} {name} is not resolved in the rehearsal")
+
+        return resolve

@@ -1,0 +1,333 @@
+"""Code delivery in the synthesized templates: cfn-init, signals, configuration without secrets, least privilege."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stacks import boot_files
+from stacks.compute import DRAIN_HOOK_NAME
+from stacks.constructs.service_boot import (
+    DRAIN_MARGIN_SECONDS,
+    SERVICES,
+    SIGNAL_TIMEOUT,
+    Service,
+    metrics_namespace,
+)
+from stacks.constructs.service_metrics import ServiceMetrics
+from tests.infra.cfn import evaluate, markers
+from tests.infra.conftest import Synthesized
+
+FLEETS: tuple[Service, ...] = ("web", "worker")
+INSTANCE_ACTIONS = {
+    # the fleet: its logs, the code assets, cfn-signal
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "s3:GetObject",
+    "cloudformation:DescribeStackResource",
+    "cloudformation:SignalResource",
+    # the service: its two secrets
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:DescribeSecret",
+    # the CloudWatch agent
+    "logs:DescribeLogStreams",
+    "cloudwatch:PutMetricData",
+}
+ROLE_ACTIONS = {
+    # the API: POST /jobs, asg discovery
+    "web": INSTANCE_ACTIONS
+    | {
+        "sqs:SendMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+        "autoscaling:DescribeAutoScalingGroups",
+        "ec2:DescribeInstances",
+    },
+    # the worker: the queue (consume, heartbeat, outbox relay), the DLQ tool, the drain hook
+    "worker": INSTANCE_ACTIONS
+    | {
+        "sqs:ReceiveMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+        "sqs:SendMessage",
+        "autoscaling:CompleteLifecycleAction",
+        "autoscaling:RecordLifecycleActionHeartbeat",
+    },
+}
+UNSCOPED_ACTIONS = {"cloudwatch:PutMetricData", "autoscaling:DescribeAutoScalingGroups", "ec2:DescribeInstances"}
+"""The only actions granted on ``*``: AWS offers no resource-level permission for them."""
+
+
+def _group(config: Synthesized, fleet: str) -> dict[str, Any]:
+    groups = config.resources("compute", "AWS::AutoScaling::AutoScalingGroup")
+    return next(group for group_id, group in groups.items() if group_id.startswith(f"{fleet.capitalize()}FleetGroup"))
+
+
+KINDS = {
+    "LaunchTemplate": "AWS::EC2::LaunchTemplate",
+    "GroupASG": "AWS::AutoScaling::AutoScalingGroup",
+    "Role": "AWS::IAM::Role",
+    "RoleDefaultPolicy": "AWS::IAM::Policy",
+    "Logs": "AWS::Logs::LogGroup",
+}
+
+
+def _logical_id(config: Synthesized, fleet: str, kind: str) -> str:
+    return next(
+        logical_id
+        for logical_id in config.resources("compute", KINDS[kind])
+        if logical_id.startswith(f"{fleet.capitalize()}Fleet{kind}")
+    )
+
+
+def _init(config: Synthesized, fleet: str) -> dict[str, Any]:
+    init: dict[str, Any] = _group(config, fleet)["Metadata"]["AWS::CloudFormation::Init"]
+    return init
+
+
+def _file(config: Synthesized, fleet: str, path: str) -> str:
+    """A file cfn-init writes, with each reference shown as a marker such as ``<Fn::ImportValue:...>``."""
+    content = _init(config, fleet)["install"]["files"][path]["content"]
+    return str(evaluate(content, markers))
+
+
+def _env(config: Synthesized, fleet: Service) -> dict[str, str]:
+    text = _file(config, fleet, f"/etc/scaledref/{SERVICES[fleet].env_file}")
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    return dict(line.split("=", 1) for line in lines)
+
+
+def _statements(config: Synthesized, fleet: str) -> list[dict[str, Any]]:
+    role = _logical_id(config, fleet, "Role")
+    return [
+        statement
+        for policy in config.resources("compute", "AWS::IAM::Policy").values()
+        if {"Ref": role} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)
+
+
+def test_every_group_boots_with_cfn_init_and_reports_with_cfn_signal(config: Synthesized) -> None:
+    for fleet in FLEETS:
+        group = _group(config, fleet)
+        init = _init(config, fleet)
+        assert init["configSets"] == {"install": ["install"], "verify": ["verify"]}
+        user_data = json.dumps(config.templates["compute"]["Resources"][_logical_id(config, fleet, "LaunchTemplate")])
+        group_id = _logical_id(config, fleet, "GroupASG")
+        assert "/opt/aws/bin/cfn-init -v --region " in user_data
+        assert f"--resource {group_id} -c install,verify" in user_data
+        assert "/opt/aws/bin/cfn-signal -e $?" in user_data
+        minimum = int(group["Properties"]["MinSize"])
+        assert group["CreationPolicy"]["ResourceSignal"] == {
+            "Count": minimum,
+            "Timeout": SIGNAL_TIMEOUT.to_iso_string(),
+        }
+        rolling = group["UpdatePolicy"]["AutoScalingRollingUpdate"]
+        assert rolling["WaitOnResourceSignals"] is True
+        assert rolling["PauseTime"] == SIGNAL_TIMEOUT.to_iso_string()
+        assert rolling["MaxBatchSize"] == 1
+        assert rolling["MinInstancesInService"] == min(minimum, int(group["Properties"]["MaxSize"]) - 1)
+        assert group["Properties"]["HealthCheckGracePeriod"] >= SIGNAL_TIMEOUT.to_seconds()
+        assert set(group["DependsOn"]) >= {_logical_id(config, fleet, "RoleDefaultPolicy")}, "grants before boot"
+    assert _group(config, "web")["Properties"]["HealthCheckType"] == "ELB"
+    assert _group(config, "worker")["Properties"]["HealthCheckType"] == "EC2"
+
+
+def test_the_code_comes_from_exactly_the_two_assets_read_with_the_instance_role(config: Synthesized) -> None:
+    code = config.deployment.compute.code
+    keys = {code.services.s3_object_key, code.requirements.s3_object_key}
+    for fleet in FLEETS:
+        sources = evaluate(_init(config, fleet)["install"]["sources"], markers)
+        assert set(sources) == {"/opt/scaledref/app/services", "/opt/scaledref/app/requirements"}
+        assert {url.rsplit("/", 1)[1] for url in sources.values()} == keys
+        assert sources["/opt/scaledref/app/services"].endswith(code.services.s3_object_key)
+        auth = _group(config, fleet)["Metadata"]["AWS::CloudFormation::Authentication"]["CodeAssets"]
+        assert auth["type"] == "S3"
+        assert auth["roleName"] == {"Ref": _logical_id(config, fleet, "Role")}
+        assert all("cdk-hnb659fds-assets" in json.dumps(bucket) for bucket in auth["buckets"])
+
+
+def test_each_service_is_configured_for_this_deployment(config: Synthesized) -> None:
+    settings = config.deployment.settings
+    web, worker = _env(config, "web"), _env(config, "worker")
+    scheme = {"aurora-postgresql": "postgresql+psycopg", "aurora-mysql": "mysql+pymysql"}[settings.database.engine]
+    for env in (web, worker):
+        assert re.fullmatch(
+            rf"{re.escape(scheme)}://<Fn::ImportValue:[^>]*DatabaseCluster[^>]*EndpointAddress[^>]*>:"
+            r"<Fn::ImportValue:[^>]*DatabaseCluster[^>]*EndpointPort[^>]*>/app",
+            env["DATABASE_URL"],
+        ), env["DATABASE_URL"]
+        assert re.fullmatch(r"<Fn::ImportValue:[^>]*MasterUserSecretSecretArn[^>]*>", env["DATABASE_SECRET_ARN"])
+        assert re.fullmatch(
+            r"rediss://<Fn::ImportValue:[^>]*PrimaryEndPointAddress[^>]*>:<Fn::ImportValue:[^>]*PrimaryEndPointPort[^>]*>/0",
+            env["REDIS_URL"],
+        )
+        assert re.fullmatch(r"<Fn::ImportValue:[^>]*CacheAuthToken[^>]*>", env["REDIS_AUTH_SECRET_ARN"])
+        assert re.fullmatch(r"<Fn::ImportValue:[^>]*JobQueueJobs[^>]*>", env["QUEUE_URL"])
+        assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "<Ref:AWS::Region>"
+        assert env["LOG_JSON"] == "true"
+    compute = config.deployment.compute
+    assert web["API_DISCOVERY"] == "asg"
+    assert web["API_ASG_NAME"] == compute.web.group_name
+    assert (web["API_HOST"], web["API_PORT"]) == ("0.0.0.0", str(settings.web.service_port))
+    assert worker["WORKER_ASG_NAME"] == compute.worker.group_name
+    assert worker["WORKER_LIFECYCLE_HOOK_NAME"] == DRAIN_HOOK_NAME
+    assert worker["JOB_HANDLER_MODULES"] == "services.api.handlers"
+    assert worker["WORKER_METRICS_PORT"] == str(settings.worker.metrics_port) == "9101"
+
+
+def test_the_worker_drains_within_the_lifecycle_hook_and_systemd_waits_for_it(config: Synthesized) -> None:
+    hook = next(iter(config.resources("compute", "AWS::AutoScaling::LifecycleHook").values()))["Properties"]
+    unit = _file(config, "worker", "/etc/systemd/system/scaledref-worker.service")
+    stop_timeout = int(re.search(r"^TimeoutStopSec=(\d+)$", unit, re.MULTILINE).group(1))  # type: ignore[union-attr]
+    drain = int(_env(config, "worker")["WORKER_DRAIN_SECONDS"])
+    assert hook["HeartbeatTimeout"] == stop_timeout == config.deployment.settings.worker.drain_timeout_seconds
+    assert drain == stop_timeout - DRAIN_MARGIN_SECONDS > 0
+    assert "KillSignal=SIGTERM" in unit
+
+
+def test_services_start_under_systemd_from_the_virtualenv(config: Synthesized) -> None:
+    for fleet in FLEETS:
+        spec = SERVICES[fleet]
+        install = _init(config, fleet)["install"]
+        assert install["services"] == {"systemd": {spec.unit: {"enabled": True, "ensureRunning": True}}}
+        unit = _file(config, fleet, f"/etc/systemd/system/{spec.unit}.service")
+        assert f"EnvironmentFile=/etc/scaledref/{spec.env_file}" in unit
+        assert re.search(r"^ExecStart=/opt/scaledref/venv/bin/python -m services\.(api|worker)$", unit, re.MULTILINE)
+        assert "DynamicUser=yes" in unit
+        assert "NoNewPrivileges=yes" in unit
+        assert set(install["packages"]["yum"]) >= {"python3.11", "amazon-cloudwatch-agent"}
+        commands = [command["command"] for _, command in sorted(install["commands"].items())]
+        assert "amazon-cloudwatch-agent-ctl -a fetch-config" in commands[0], "logs shipped before anything can fail"
+        assert commands[1] == "/opt/scaledref/bin/install-services"
+        assert install["files"][f"/etc/scaledref/{spec.env_file}"]["mode"] == "000640"
+        verify = _init(config, fleet)["verify"]["commands"]["10-wait-ready"]["command"]
+        assert verify.startswith("/opt/scaledref/bin/wait-ready http://127.0.0.1:")
+        assert spec.log_path in verify
+
+
+SECRET_PROPERTIES = {"password", "masteruserpassword", "authtoken", "secretstring", "secretvalue"}
+
+
+def _secret_properties(value: Any) -> list[str]:
+    """The values of every property that carries a secret, anywhere in ``value``."""
+    found = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key.lower() in SECRET_PROPERTIES:
+                found.append(str(item))
+            found.extend(_secret_properties(item))
+    elif isinstance(value, list):
+        for item in value:
+            found.extend(_secret_properties(item))
+    return found
+
+
+def test_no_secret_value_is_in_any_template_or_user_data(config: Synthesized) -> None:
+    for part, template in config.templates.items():
+        resources = evaluate(template["Resources"], markers)
+        # The one secret a template passes on is the cache's AUTH token, as a dynamic reference that
+        # CloudFormation resolves inside ElastiCache's API call; nothing else carries a secret.
+        expected = ["{{resolve:secretsmanager:<Ref:CacheAuthToken"] if part == "data" else []
+        assert [value[: len(expected[0])] for value in _secret_properties(resources)] == expected, part
+        assert json.dumps(resources).count("{{resolve:") == len(expected), part
+    for fleet in FLEETS:
+        env = _env(config, fleet)
+        secretish = {name for name in env if re.search("PASSWORD|TOKEN|SECRET|KEY", name)}
+        assert secretish == {"DATABASE_SECRET_ARN", "REDIS_AUTH_SECRET_ARN"}, "names of secrets only"
+        assert "@" not in env["DATABASE_URL"], "no credentials in URLs"
+        assert "@" not in env["REDIS_URL"], "no credentials in URLs"
+        user_data = json.dumps(
+            config.templates["compute"]["Resources"][_logical_id(config, fleet, "LaunchTemplate")]["Properties"][
+                "LaunchTemplateData"
+            ]["UserData"]
+        )
+        assert "secretsmanager" not in user_data.lower()
+        assert "ImportValue" not in user_data
+
+
+def test_each_role_has_exactly_the_permissions_its_fleet_uses(config: Synthesized) -> None:
+    for fleet in FLEETS:
+        statements = _statements(config, fleet)
+        actions = {action for statement in statements for action in _actions(statement)}
+        assert actions == ROLE_ACTIONS[fleet], fleet
+        assert not [action for action in actions if "*" in action]
+        for statement in statements:
+            if statement["Resource"] == "*":
+                assert set(_actions(statement)) <= UNSCOPED_ACTIONS, statement
+        metrics = [statement for statement in statements if "cloudwatch:PutMetricData" in _actions(statement)]
+        assert [statement["Condition"] for statement in metrics] == [
+            {"StringEquals": {"cloudwatch:namespace": metrics_namespace(config.deployment.settings.stage)}}
+        ]
+
+
+def test_secrets_are_readable_only_by_their_arns(config: Synthesized) -> None:
+    for fleet in FLEETS:
+        reads = [
+            statement
+            for statement in _statements(config, fleet)
+            if "secretsmanager:GetSecretValue" in _actions(statement)
+        ]
+        resources = sorted(json.dumps(statement["Resource"]) for statement in reads)
+        assert len(resources) == 2
+        assert "MasterUserSecretSecretArn" in resources[0] or "MasterUserSecretSecretArn" in resources[1]
+        assert any("CacheAuthToken" in resource for resource in resources)
+        assert not any("*" in resource for resource in resources)
+
+
+def test_the_agent_ships_each_services_log_and_the_metrics_the_dashboard_shows(config: Synthesized) -> None:
+    namespace = metrics_namespace(config.deployment.settings.stage)
+    selected: dict[str, list[str]] = {}
+    for fleet in FLEETS:
+        spec = SERVICES[fleet]
+        agent = json.loads(_file(config, fleet, "/opt/aws/amazon-cloudwatch-agent/etc/scaledref.json"))
+        files = agent["logs"]["logs_collected"]["files"]["collect_list"]
+        log_group = f"<Ref:{_logical_id(config, fleet, 'Logs')}>"
+        assert {item["file_path"] for item in files} >= {spec.log_path, "/var/log/cfn-init.log"}
+        assert {item["log_group_name"] for item in files} == {log_group}
+        prometheus = agent["logs"]["metrics_collected"]["prometheus"]
+        assert prometheus["log_group_name"] == log_group
+        assert prometheus["emf_processor"]["metric_namespace"] == agent["metrics"]["namespace"] == namespace
+        selected[fleet] = [
+            selector
+            for declaration in prometheus["emf_processor"]["metric_declaration"]
+            for selector in declaration["metric_selectors"]
+        ]
+        scrape = _file(config, fleet, "/opt/aws/amazon-cloudwatch-agent/etc/scaledref-prometheus.yaml")
+        assert f"job_name: {spec.job}" in scrape
+        assert f"Fleet: {fleet}" in scrape
+    services = ServiceMetrics(namespace)
+    shown = [
+        *((metric, "worker") for metric in services.jobs()),
+        *((metric, "web") for metric in services.item_reads()),
+    ]
+    for metric, shown_on in shown:
+        assert any(re.fullmatch(selector, metric.metric_name) for selector in selected[shown_on]), metric.metric_name
+    body = json.dumps(config.only("observability", "AWS::CloudWatch::Dashboard")["DashboardBody"])
+    for name in ("worker_jobs_succeeded_total", "api_item_reads_total", "mem_used_percent"):
+        assert name in body
+
+
+BOOT_FILES = sorted(
+    str(path.relative_to(boot_files.DEPLOY_DIR)) for path in boot_files.DEPLOY_DIR.rglob("*") if path.is_file()
+)
+
+
+@pytest.mark.parametrize("relative", BOOT_FILES)
+def test_every_boot_file_is_delivered(dev: Synthesized, relative: str) -> None:
+    # Each file under deploy/ reaches the instances, line by line (lines with placeholders are filled in).
+    text = json.dumps(dev.templates["compute"])
+    lines = Path(boot_files.DEPLOY_DIR, relative).read_text().splitlines()
+    missing = [line for line in lines if "{{" not in line and json.dumps(line)[1:-1] not in text]
+    assert missing == [], relative
