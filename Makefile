@@ -35,7 +35,8 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-demo: $(VENV)/.installed $(NODE_READY)  ## run the main job (see README)
+demo: $(VENV)/.installed $(NODE_READY)  ## the 4 -> 5 movement report, then the whole system on this machine
+	$(BIN)/python -m services.routing.movement --nodes 4 --add 1 --keys 100000
 	$(BIN)/python -m services.local demo
 
 test: $(VENV)/.installed $(NODE_READY) $(WHEELHOUSE)/.built  ## ruff, mypy and the whole test suite

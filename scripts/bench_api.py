@@ -24,9 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import os
-import platform
 import signal
 import socket
 import subprocess
@@ -41,6 +39,7 @@ from typing import Any
 
 import httpx
 import uvloop
+from benchkit import machine, print_targets, save_results
 from rich.console import Console
 from rich.table import Table
 
@@ -333,13 +332,6 @@ def write_peers(path: Path, members: list[str]) -> None:
     tmp.replace(path)
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    with Path("/proc/cpuinfo").open() as info:
-        cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), cpu)
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
-
-
 def report(console: Console, results: dict[str, Any]) -> dict[str, bool]:
     speed = results["throughput"]
     table = Table(title=f"GET latency and throughput on loopback ({results['date'][:10]})")
@@ -428,12 +420,9 @@ def main() -> int:
         results.update(uvloop.run(measure(args, Path(scratch), console)))
     targets = report(console, results)
     results["targets"] = targets
-    for target, met in targets.items():
-        console.print(f"  {'PASS' if met else 'FAIL'}  {target}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2))
-    console.print(f"results: {RESULTS.relative_to(ROOT)}")
-    return 0 if all(targets.values()) else 1
+    met = print_targets(console, targets)
+    save_results(console, results, RESULTS.relative_to(ROOT))
+    return 0 if met else 1
 
 
 if __name__ == "__main__":

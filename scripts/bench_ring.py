@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import math
 import os
-import platform
 import random
 import statistics
 import sys
@@ -30,6 +28,7 @@ from typing import Any
 
 import hashring
 import uhashring
+from benchkit import machine, print_targets, save_results
 from rich.console import Console
 from rich.table import Table
 
@@ -226,16 +225,6 @@ def bounded_loads(n: int, requests: int, c: float) -> dict[str, float]:
     }
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    with Path("/proc/cpuinfo").open() as info:
-        for line in info:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer keys and runs (a smoke test)")
@@ -330,12 +319,9 @@ def main() -> int:
         ),
     }
     results["targets"] = targets
-    for target, met in targets.items():
-        console.print(f"  {'PASS' if met else 'FAIL'}  {target}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2))
-    console.print(f"results: {RESULTS}")
-    return 0 if all(targets.values()) else 1
+    met = print_targets(console, targets)
+    save_results(console, results, RESULTS)
+    return 0 if met else 1
 
 
 if __name__ == "__main__":

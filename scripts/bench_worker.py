@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import secrets
 import socket
 import subprocess
@@ -38,6 +37,7 @@ from typing import Any
 import boto3
 import httpx
 import sqlalchemy as sa
+from benchkit import machine, save_results
 from rich.console import Console
 from rich.table import Table
 
@@ -207,14 +207,6 @@ def run_once(db_url: str, setup_sqs: Any, mode: str, jobs: int, depth: int) -> R
     return run
 
 
-def describe_machine() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
-    models = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
-    cpu = models[0] if models else platform.processor()
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=2000, help="backlog size per run (default 2000)")
@@ -253,7 +245,7 @@ def main() -> int:
 
     results: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": describe_machine(),
+        "machine": machine(),
         "database": "PostgreSQL (local)",
         "queue": "moto server (local process)",
         "jobs_per_run": args.jobs,
@@ -303,10 +295,7 @@ def main() -> int:
         checks.add_row(name, f"{measured:.3f}", f"<= {limit:g}", "PASS" if measured <= limit else "FAIL")
     console.print(checks)
     results["targets"] = targets
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with RESULTS.open("w") as out:
-        json.dump(results, out, indent=2)
-    console.print(f"saved {RESULTS}")
+    save_results(console, results, RESULTS)
     return 0 if all(target["met"] for target in targets.values()) else 1
 
 
