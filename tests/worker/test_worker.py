@@ -171,7 +171,7 @@ def test_graceful_shutdown_finishes_running_jobs_and_releases_the_rest_at_once(
 ) -> None:
     queues = make_queues(visibility_timeout=60)
     producer = Producer(store, sqs_client, queues.url)
-    jobs = [producer.submit("sleep", {"seconds": 1}) for _ in range(5)]
+    jobs = [producer.submit("sleep", {"seconds": 2}) for _ in range(5)]
     with run_worker(store, queues.url, concurrency=1, visibility_timeout_seconds=60, lease_seconds=60) as worker:
         wait_until(lambda: worker.metrics.messages_received == 5)
         wait_until(lambda: store.count_by_status()[JobStatus.RUNNING] >= 1)
