@@ -24,6 +24,11 @@ LOG_EXPORTS: Final[dict[AuroraEngine, list[str]]] = {
     "aurora-postgresql": ["postgresql"],
     "aurora-mysql": ["error", "slowquery"],
 }
+TLS_REQUIRED: Final[dict[AuroraEngine, dict[str, str]]] = {
+    "aurora-postgresql": {"rds.force_ssl": "1"},
+    "aurora-mysql": {"require_secure_transport": "ON"},
+}
+"""Cluster parameters that refuse unencrypted connections: encryption in transit, enforced by the server."""
 DATABASE_NAME: Final = "app"
 ADMIN_USER: Final = "app_admin"
 BACKUP_WINDOW: Final = "01:00-02:00"
@@ -35,7 +40,8 @@ class Database(Construct):
     """An Aurora cluster (PostgreSQL or MySQL) with one writer and ``readers`` readers.
 
     The writer is placed in the first zone and the readers in the following ones, so a zone
-    outage promotes a reader (the master → replica backup). Storage is encrypted, the admin
+    outage promotes a reader (the master → replica backup). Storage is encrypted, connections
+    must use TLS (a cluster parameter the server enforces), the admin
     password lives in a Secrets Manager secret that RDS itself rotates (no rotation function to
     run), automated backups are kept ``backup_retention_days``, and with ``protect`` the cluster
     has deletion protection and leaves a snapshot when removed from the stack.
@@ -71,10 +77,18 @@ class Database(Construct):
             )
             for export in LOG_EXPORTS[settings.engine]
         ]
+        self.parameters = rds.ParameterGroup(
+            self,
+            "Parameters",
+            engine=ENGINES[settings.engine],
+            description="Aurora cluster parameters: connections must use TLS",
+            parameters=TLS_REQUIRED[settings.engine],
+        )
         self.cluster = rds.DatabaseCluster(
             self,
             "Cluster",
             engine=ENGINES[settings.engine],
+            parameter_group=self.parameters,
             port=settings.port,
             vpc=vpc,
             vpc_subnets=subnets,

@@ -61,6 +61,11 @@ DATABASE_SCHEMES: Final[dict[AuroraEngine, str]] = {
     "aurora-postgresql": "postgresql+psycopg",
     "aurora-mysql": "mysql+pymysql",
 }
+DATABASE_TLS: Final[dict[AuroraEngine, str]] = {
+    "aurora-postgresql": "sslmode=require",
+    "aurora-mysql": "ssl_check_hostname=false",  # any ssl_* option makes PyMySQL connect with TLS
+}
+"""URL options that make the drivers encrypt; the cluster refuses plain connections anyway."""
 
 READY_TIMEOUT: Final = Duration.minutes(5)
 """How long the verify step waits for the service to answer."""
@@ -239,9 +244,10 @@ class ServiceBoot:
         return {"DrainTimeoutSeconds": str(self.settings.worker.drain_timeout_seconds)} if service == "worker" else {}
 
     def database_url(self) -> str:
-        """The writer's URL without credentials (the services add them from the secret)."""
-        scheme = DATABASE_SCHEMES[self.settings.database.engine]
-        return f"{scheme}://{self.database.cluster.cluster_endpoint.socket_address}/{DATABASE_NAME}"
+        """The writer's URL, with TLS, without credentials (the services add them from the secret)."""
+        engine = self.settings.database.engine
+        endpoint = self.database.cluster.cluster_endpoint.socket_address
+        return f"{DATABASE_SCHEMES[engine]}://{endpoint}/{DATABASE_NAME}?{DATABASE_TLS[engine]}"
 
     @property
     def drain_seconds(self) -> int:

@@ -36,6 +36,14 @@ def test_aurora_mysql_is_selectable(mysql: Synthesized) -> None:
     assert {instance["Properties"]["Engine"] for instance in instances} == {"aurora-mysql"}
 
 
+def test_aurora_refuses_connections_without_tls(dev: Synthesized, mysql: Synthesized) -> None:
+    for config, parameters in ((dev, {"rds.force_ssl": "1"}), (mysql, {"require_secure_transport": "ON"})):
+        assert config.only("data", "AWS::RDS::DBClusterParameterGroup")["Parameters"] == parameters
+        (group_id,) = config.resources("data", "AWS::RDS::DBClusterParameterGroup")
+        cluster = config.only("data", "AWS::RDS::DBCluster")
+        assert cluster["DBClusterParameterGroupName"] == {"Ref": group_id}
+
+
 def test_writer_and_reader_sit_in_different_zones(config: Synthesized) -> None:
     instances = sorted(
         (instance["Properties"]["PromotionTier"], instance["Properties"]["AvailabilityZone"]["Fn::Select"][0])

@@ -161,11 +161,14 @@ def test_the_code_comes_from_exactly_the_two_assets_read_with_the_instance_role(
 def test_each_service_is_configured_for_this_deployment(config: Synthesized) -> None:
     settings = config.deployment.settings
     web, worker = _env(config, "web"), _env(config, "worker")
-    scheme = {"aurora-postgresql": "postgresql+psycopg", "aurora-mysql": "mysql+pymysql"}[settings.database.engine]
+    scheme, tls = {
+        "aurora-postgresql": ("postgresql+psycopg", "sslmode=require"),
+        "aurora-mysql": ("mysql+pymysql", "ssl_check_hostname=false"),
+    }[settings.database.engine]
     for env in (web, worker):
         assert re.fullmatch(
             rf"{re.escape(scheme)}://<Fn::ImportValue:[^>]*DatabaseCluster[^>]*EndpointAddress[^>]*>:"
-            r"<Fn::ImportValue:[^>]*DatabaseCluster[^>]*EndpointPort[^>]*>/app",
+            rf"<Fn::ImportValue:[^>]*DatabaseCluster[^>]*EndpointPort[^>]*>/app\?{re.escape(tls)}",
             env["DATABASE_URL"],
         ), env["DATABASE_URL"]
         assert re.fullmatch(r"<Fn::ImportValue:[^>]*MasterUserSecretSecretArn[^>]*>", env["DATABASE_SECRET_ARN"])
