@@ -26,24 +26,24 @@ import asyncio
 import gc
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import uvloop
-from benchkit import machine, print_targets, save_results
+from benchkit import make_console, new_results, print_targets, save_results
 from rich.console import Console
 from rich.table import Table
 
+from services.local.cluster import free_port
 from services.routing import HashRing, xxh3_64
+from services.routing.discovery import write_members
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results" / "bench_api.json"
@@ -70,12 +70,6 @@ def serve_bare(port: int) -> None:
 
 
 # -- processes -----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Servers:
@@ -309,13 +303,14 @@ async def scale_out(nodes: list[str], newcomer: str, peers_file: Path, key_count
     await write_keys(nodes, keys)
     warm = await read_tiers(nodes, keys)
     before = sum(answer["cache"] == "local" for answer in warm) / len(keys)
-    write_peers(peers_file, [*nodes, newcomer])
+    write_members(peers_file, [*nodes, newcomer])
     await wait_for_members([*nodes, newcomer], [*nodes, newcomer])
     after_answers = await read_tiers([*nodes, newcomer], keys)
     after = sum(answer["cache"] == "local" for answer in after_answers) / len(keys)
     old_ring, new_ring = HashRing(nodes), HashRing([*nodes, newcomer])
     kept_by_ring = sum(old_ring.node_for(k) == new_ring.node_for(k) for k in keys) / len(keys)
-    kept_by_modulo = sum(xxh3_64(k.encode()) % 4 == xxh3_64(k.encode()) % 5 for k in keys) / len(keys)
+    hashes = [xxh3_64(k.encode()) for k in keys]
+    kept_by_modulo = sum(h % len(nodes) == h % (len(nodes) + 1) for h in hashes) / len(keys)
     return {
         "keys": key_count,
         "hit_rate_before": before,
@@ -324,12 +319,6 @@ async def scale_out(nodes: list[str], newcomer: str, peers_file: Path, key_count
         "modulo_kept": kept_by_modulo,
         "optimum": 1 - 1 / (len(nodes) + 1),
     }
-
-
-def write_peers(path: Path, members: list[str]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("\n".join(members) + "\n")
-    tmp.replace(path)
 
 
 def report(console: Console, results: dict[str, Any]) -> dict[str, bool]:
@@ -384,7 +373,7 @@ async def measure(args: argparse.Namespace, workdir: Path, console: Console) -> 
     try:
         ports = [free_port() for _ in range(NODES + 2)]
         nodes = [f"127.0.0.1:{port}" for port in ports[:NODES]]
-        write_peers(peers, nodes)
+        write_members(peers, nodes)
         env = {
             "DATABASE_URL": f"sqlite:///{workdir / 'app.db'}",
             "API_PEERS_FILE": str(peers),
@@ -413,8 +402,8 @@ def main() -> int:
         serve_bare(args.serve_bare)
         return 0
     args.rounds, args.seconds, args.keys = (1, 0.5, 500) if args.quick else (3, 2.0, 5000)
-    console = Console(width=None if sys.stdout.isatty() else 150)
-    results: dict[str, Any] = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine()}
+    console = make_console()
+    results = new_results()
     gc.disable()  # the load generator's own pauses would count as server latency
     with tempfile.TemporaryDirectory(prefix="bench_api-") as scratch:
         results.update(uvloop.run(measure(args, Path(scratch), console)))

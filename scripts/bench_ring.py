@@ -21,15 +21,13 @@ import tracemalloc
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import hashring
 import uhashring
-from benchkit import machine, print_targets, save_results
-from rich.console import Console
+from benchkit import make_console, new_results, print_targets, save_results
 from rich.table import Table
 
 from services.routing import HashRing
@@ -233,9 +231,9 @@ def main() -> int:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as the targets say
     keys = [f"user:{i}:profile" for i in range(20_000 if args.quick else 200_000)]
     runs = 2 if args.quick else 7
-    console = Console(width=None if sys.stdout.isatty() else 150)
+    console = make_console()
 
-    results: dict[str, Any] = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine()}
+    results = new_results()
     per_size: dict[str, dict[str, dict[str, float]]] = {}
     for n in SIZES:
         rates = lookup_rates(n, keys, runs)

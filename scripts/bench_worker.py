@@ -23,26 +23,24 @@ import argparse
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
 import httpx
 import sqlalchemy as sa
-from benchkit import machine, save_results
-from rich.console import Console
+from benchkit import make_console, new_results, save_results
 from rich.table import Table
 
 from services.jobs import JobStore, sqs_client
 from services.jobs.spec import job_message_body
+from services.local.cluster import free_port
 from services.logs import configure_logging
 from services.worker.callcount import AwsCallCounter, RoundTripCounter
 from services.worker.config import WorkerConfig
@@ -99,12 +97,6 @@ class Run:
             "db_round_trips_per_job": sum(db.values()),
             "db_round_trips_per_job_by_kind": db,
         }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_moto() -> tuple[subprocess.Popen[bytes], str]:
@@ -213,7 +205,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=2, help="runs per mode; the fastest is reported (default 2)")
     parser.add_argument("--depth", type=int, default=20, help="messages kept waiting on the queue (default 20)")
     args = parser.parse_args()
-    console = Console(width=140)
+    console = make_console()
     configure_logging("bench", level="WARNING", json=False)
     try:
         db_url, admin = scratch_database()
@@ -244,8 +236,7 @@ def main() -> int:
         admin.dispose()
 
     results: dict[str, Any] = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
+        **new_results(),
         "database": "PostgreSQL (local)",
         "queue": "moto server (local process)",
         "jobs_per_run": args.jobs,

@@ -1,11 +1,13 @@
-"""What every benchmark script shares: the machine's description, the targets' verdict, the JSON file."""
+"""What every benchmark script shares: the console, the run's date and machine, the targets' verdict, the JSON file."""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
+import sys
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,16 @@ def machine() -> str:
     models = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
     cpu = models[0] if models else platform.processor() or "unknown CPU"
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+
+
+def make_console(width: int = 150) -> Console:
+    """A console that wraps at ``width`` columns when the output is not a terminal."""
+    return Console(width=None if sys.stdout.isatty() else width)
+
+
+def new_results() -> dict[str, Any]:
+    """The start of a results record: the date (UTC) and :func:`machine`."""
+    return {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine()}
 
 
 def print_targets(console: Console, targets: Mapping[str, bool]) -> bool:

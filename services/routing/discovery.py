@@ -8,7 +8,7 @@ Three sources, one interface (:class:`Discovery`, a ``members()`` call):
 
 - :class:`StaticDiscovery`: a fixed list, or a file re-read on every refresh (one member a
   line or comma-separated, ``#`` comments), so a local launcher can add and remove nodes at
-  run time by rewriting the file (write a temporary file, then rename it over the old one).
+  run time by rewriting the file atomically (:func:`write_members`).
 - :class:`AsgDiscovery`: the ``InService`` and ``Healthy`` instances of an Auto Scaling group,
   by private IP.
 - :class:`TargetGroupDiscovery`: the ``healthy`` targets of an ALB target group (instance or
@@ -125,6 +125,18 @@ class StaticDiscovery:
     def describe(self) -> str:
         """``static file PATH`` or ``static``."""
         return f"static file {self._file}" if self._file else "static"
+
+
+def write_members(path: Path, members: Iterable[str]) -> None:
+    """Replace the members file at ``path`` atomically, one member a line, for :class:`StaticDiscovery`.
+
+    The list goes to a temporary file that is then renamed over ``path``, so a reader sees
+    the old list or the new one, never half of one.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f"{path.name}.tmp")
+    temporary.write_text("".join(f"{member}\n" for member in sorted(members)))
+    temporary.replace(path)
 
 
 class AsgDiscovery:

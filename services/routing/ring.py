@@ -60,9 +60,6 @@ class _Snapshot:
     weights: Mapping[str, float]
     version: int
 
-    def id_of(self) -> dict[str, int]:
-        return {name: i for i, name in enumerate(self.names) if name is not None}
-
 
 _EMPTY = _Snapshot(
     array("Q"), array("I"), (None,), array("H", [_HOLDS_POINT]), RING_BITS, array("I", [0, 0]), MappingProxyType({}), 0
@@ -75,9 +72,7 @@ def _table_bits(point_count: int) -> int:
 
 
 def _check_weight(node: str, weight: object) -> float:
-    if isinstance(weight, bool) or not isinstance(weight, int | float):
-        raise ValueError(f"weight of node {node!r} must be a positive finite number, got {weight!r}")
-    if not (math.isfinite(weight) and weight > 0):
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or not (math.isfinite(weight) and weight > 0):
         raise ValueError(f"weight of node {node!r} must be a positive finite number, got {weight!r}")
     return float(weight)
 
@@ -260,14 +255,16 @@ class HashRing:
         remove = remove | {n for n in add if n in old.weights}  # a re-weighted node is replaced
         if not add and not remove:
             return
-        id_of = old.id_of()
-        removed = {id_of[n]: self._node_points(n, old.weights[n]) for n in remove}
+        removed = {
+            i: self._node_points(n, old.weights[n]) for i, n in enumerate(old.names) if n is not None and n in remove
+        }
         names = [None if i in removed else name for i, name in enumerate(old.names)]
-        for node in add:  # ids are stable while a node stays, so the table can be patched
-            free = names.index(None, 1) if None in names[1:] else len(names)
-            names[free : free + 1] = [node]
-        id_of = {name: i for i, name in enumerate(names) if name is not None}
-        added = {id_of[n]: self._node_points(n, w) for n, w in add.items()}
+        free = [i for i in range(len(names) - 1, 0, -1) if names[i] is None]  # lowest id last
+        added: dict[int, list[int]] = {}
+        for node, weight in add.items():  # ids are stable while a node stays, so the table can be patched
+            i = free.pop() if free else len(names)
+            names[i : i + 1] = [node]  # a freed id, or a new one at the end
+            added[i] = self._node_points(node, weight)
         points, ids = _merge(*_delete(old.points, old.ids, removed), added, names)
         changed = [p for group in (removed, added) for pts in group.values() for p in pts]
 
