@@ -34,22 +34,20 @@ class OutboxEntry:
 class Outbox:
     """Reads and writes ``job_outbox``; reached as ``JobStore.outbox``."""
 
-    def __init__(self, engine: sa.Engine, autocommit: sa.Engine, *, clock: Callable[[], datetime]) -> None:
-        self._engine = engine
+    def __init__(self, autocommit: sa.Engine, *, clock: Callable[[], datetime]) -> None:
         self._auto = autocommit
         self._clock = clock
 
     def add(self, conn: sa.Connection, job_id: str, now: datetime, *, due: datetime) -> None:
-        """Put a job in the outbox, due at ``due``, inside the caller's transaction.
+        """Put a job created in the caller's transaction in the outbox, due at ``due``."""
+        conn.execute(sa.insert(job_outbox).values(job_id=job_id, created_at=now, next_attempt_at=due, sends=0))
 
-        An existing entry for the job is made due at ``due`` instead.
-        """
-        when = due
-        if conn.execute(
-            sa.update(job_outbox).where(job_outbox.c.job_id == job_id).values(next_attempt_at=when)
+    def make_due(self, conn: sa.Connection, job_id: str, now: datetime) -> None:
+        """Make a job's entry due at ``now`` inside the caller's transaction, adding one if it has none."""
+        if not conn.execute(
+            sa.update(job_outbox).where(job_outbox.c.job_id == job_id).values(next_attempt_at=now)
         ).rowcount:
-            return
-        conn.execute(sa.insert(job_outbox).values(job_id=job_id, created_at=now, next_attempt_at=when, sends=0))
+            self.add(conn, job_id, now, due=now)
 
     def remove(self, job_ids: Collection[str]) -> None:
         """Forget entries whose message was sent."""

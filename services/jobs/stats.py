@@ -1,7 +1,8 @@
 """The per-type job aggregate: counts, success rate and run time over a recent window.
 
-The off-peak ``precompute`` job rebuilds it (inside the transaction that records the job's
-own success); readers such as the API get the last complete rebuild from ``job_stats``.
+The off-peak ``precompute`` job rebuilds it in one transaction of its own (a rebuild replaces
+the whole table, so running it again is harmless); readers such as the API get the last
+complete rebuild from ``job_stats``.
 """
 
 from __future__ import annotations

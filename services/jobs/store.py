@@ -58,7 +58,7 @@ class JobStore:
         self._returning = engine.dialect.update_returning
         if migrate:
             self.migrate()
-        self.outbox = Outbox(engine, self._auto, clock=clock)
+        self.outbox = Outbox(self._auto, clock=clock)
         """The transactional outbox: jobs accepted but not yet known to be on the queue."""
 
     @classmethod
@@ -371,7 +371,7 @@ class JobStore:
                 if conn.execute(update).rowcount != 1:
                     continue
                 if status is JobStatus.RETRYING:
-                    self.outbox.add(conn, job_id, now, due=now)
+                    self.outbox.make_due(conn, job_id, now)
             recovered[job_id] = status
         return recovered
 

@@ -15,10 +15,11 @@ from services.db import DatabaseURLError
 from services.jobs import JobStore, sqs_client
 from services.logs import configure_logging
 from services.secrets import SecretError, resolve_database_url
+from services.settings_errors import SettingsError
 from services.worker.lifecycle import InstanceMetadata
 from services.worker.metrics import WorkerMetrics
 from services.worker.registry import load_handlers
-from services.worker.settings import SettingsError, load_settings, settings_help
+from services.worker.settings import load_settings, settings_help
 from services.worker.worker import Worker, WorkerStartError
 
 

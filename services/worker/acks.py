@@ -78,13 +78,11 @@ class Acker:
             immediate = not self._batched or self._stopping
             if not immediate:
                 self._pending.append(ack)
+                deleting = ack.visibility is None
+                if sum((a.visibility is None) == deleting for a in self._pending) >= _BATCH:
+                    self._changed.notify_all()
         if immediate:  # unbatched mode, or a straggler after stop(): send it now
             self._send([ack])
-            return
-        with self._changed:
-            kinds = [a for a in self._pending if (a.visibility is None) == (ack.visibility is None)]
-            if len(kinds) >= _BATCH:
-                self._changed.notify_all()
 
     def _run(self) -> None:
         while True:

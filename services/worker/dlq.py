@@ -11,7 +11,6 @@ import json
 import sys
 from typing import Any
 
-import pydantic
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from services.jobs import JobStore, sqs_client
 from services.logs import configure_logging
 from services.secrets import SecretError, resolve_database_url
+from services.settings_errors import SettingsError, read_settings
 from services.worker.deadletter import DeadLetterError, DeadLetterQueue, DeadMessage
 
 
@@ -68,9 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command; return the exit status (2 for bad settings or arguments, 1 for failures)."""
     args = _parser().parse_args(argv)
     try:
-        settings = DlqSettings()
-    except pydantic.ValidationError as error:
-        print(f"dlq: invalid setting: {error.errors()[0]['loc'][0]}", file=sys.stderr)
+        settings = read_settings(DlqSettings)
+    except SettingsError as error:
+        print(f"dlq: {error}", file=sys.stderr)
         return 2
     try:
         configure_logging("dlq", level=settings.log_level, json=settings.log_json)

@@ -57,10 +57,6 @@ class Heartbeat(Periodic):
         return min(1.0, self._interval / 4)
 
     def tick(self) -> None:
-        """One heartbeat round."""
-        self.beat()
-
-    def beat(self) -> None:
         """Extend every held message whose last extension is ``interval`` old, then renew leases."""
         now = time.monotonic()
         # Under the lock, so nothing is settled (and released) between the choice and the call.

@@ -35,10 +35,15 @@ class Held:
     receive_count: int
     extended_at: float
     job_id: str | None = None
-    owner: str | None = None
     job: Job | None = None
+    """The job as this worker's claim left it: ``running``, leased to :attr:`owner`."""
     state: State = State.RECEIVED
     cancelled: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def owner(self) -> str | None:
+        """The claim token that holds the job's lease, once claimed."""
+        return self.job.lease_owner if self.job is not None else None
 
 
 class Inflight:

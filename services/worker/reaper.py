@@ -14,14 +14,14 @@ import structlog
 from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy.exc import SQLAlchemyError
 
-from services.jobs import JobStatus, JobStore, Producer
+from services.jobs import JobStore, Producer
 from services.worker.periodic import Periodic
 
 _log = structlog.get_logger(__name__)
 
 
 class Reaper(Periodic):
-    """Recovers abandoned jobs and relays the outbox, once per :meth:`run_once` or on a thread."""
+    """Recovers abandoned jobs and relays the outbox on a thread of its own."""
 
     def __init__(
         self, *, store: JobStore, producer: Producer, interval: float, grace_seconds: float, max_attempts: int
@@ -38,16 +38,14 @@ class Reaper(Periodic):
         return self._interval * random.uniform(0.8, 1.2)
 
     def tick(self) -> None:
-        """One round; database or queue trouble is logged and the next round tries again."""
+        """Requeue or fail abandoned jobs, then relay due outbox entries.
+
+        Database or queue trouble is logged as a warning, and the next round tries again.
+        """
         try:
-            self.run_once()
+            recovered = self._store.requeue_expired(grace_seconds=self._grace, max_attempts=self._max_attempts)
+            for job_id, status in recovered.items():
+                _log.warning("reaped job of a dead worker", job_id=job_id, status=status.value)
+            self._producer.relay_once()
         except (SQLAlchemyError, BotoCoreError, ClientError) as error:
             _log.warning("reaper round failed", error=str(error))
-
-    def run_once(self) -> tuple[dict[str, JobStatus], int]:
-        """Requeue or fail abandoned jobs, then relay due outbox entries; return both outcomes."""
-        recovered = self._store.requeue_expired(grace_seconds=self._grace, max_attempts=self._max_attempts)
-        for job_id, status in recovered.items():
-            _log.warning("reaped job of a dead worker", job_id=job_id, status=status.value)
-        relayed = self._producer.relay_once()
-        return recovered, relayed

@@ -5,6 +5,7 @@ A missing or invalid setting stops the worker with one line naming it: see :func
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pydantic
@@ -14,11 +15,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from services.db import DatabaseURLError, normalise_url
 from services.jobs import DEFAULT_DATABASE_URL
 from services.jobs.spec import QUEUE
+from services.settings_errors import SettingsError, env_names, read_settings
 from services.worker.config import WorkerConfig, default_worker_id
 
-
-class SettingsError(ValueError):
-    """A setting is missing or invalid; the message is one line naming it."""
+_CONFIG_FIELDS = {field.name for field in dataclasses.fields(WorkerConfig)}
 
 
 def _env(name: str, default: Any, description: str, **constraints: Any) -> Any:
@@ -101,31 +101,12 @@ class WorkerSettings(BaseSettings):
 
     def worker_config(self) -> WorkerConfig:
         """The :class:`WorkerConfig` these settings describe; ``ValueError`` for inconsistent values."""
-        return WorkerConfig(
-            worker_id=self.worker_id,
-            concurrency=self.concurrency,
-            batch_size=self.batch_size,
-            receive_wait_seconds=self.receive_wait_seconds,
-            visibility_timeout_seconds=self.visibility_timeout_seconds,
-            heartbeat_seconds=self.heartbeat_seconds,
-            lease_seconds=self.lease_seconds,
-            max_receive_count=self.max_receive_count,
-            backoff_base_seconds=self.backoff_base_seconds,
-            backoff_max_seconds=self.backoff_max_seconds,
-            drain_seconds=self.drain_seconds,
-            reaper_interval_seconds=self.reaper_interval_seconds,
-            reap_grace_seconds=self.reap_grace_seconds,
-            relay_retry_seconds=self.relay_retry_seconds,
-            ack_flush_seconds=self.ack_flush_seconds,
-            handler_modules=tuple(name.strip() for name in self.handler_modules.split(",") if name.strip()),
-            lifecycle_hook_name=self.lifecycle_hook_name,
-            asg_name=self.asg_name,
-            imds_endpoint=self.imds_endpoint,
-            lifecycle_poll_seconds=self.lifecycle_poll_seconds,
-        )
+        values = self.model_dump(include=_CONFIG_FIELDS)
+        values["handler_modules"] = tuple(name.strip() for name in self.handler_modules.split(",") if name.strip())
+        return WorkerConfig(**values)
 
 
-_ENV_NAMES = {name: str(field.validation_alias) for name, field in WorkerSettings.model_fields.items()}
+_ENV_NAMES = env_names(WorkerSettings)
 
 
 def load_settings(**overrides: Any) -> tuple[WorkerSettings, WorkerConfig]:
@@ -133,10 +114,7 @@ def load_settings(**overrides: Any) -> tuple[WorkerSettings, WorkerConfig]:
 
     Raises :class:`SettingsError` with one line naming each bad setting.
     """
-    try:
-        settings = WorkerSettings(**overrides)
-    except pydantic.ValidationError as error:
-        raise SettingsError("; ".join(_describe(item) for item in error.errors())) from None
+    settings = read_settings(WorkerSettings, **overrides)
     try:
         return settings, settings.worker_config()
     except ValueError as error:
@@ -155,15 +133,6 @@ def settings_help() -> str:
             default = "unset by default" if field.default is None else f"default {field.default!r}"
         lines.append(f"  {_ENV_NAMES[name]:<34} {field.description} ({default})")
     return "\n".join(lines)
-
-
-def _describe(item: Any) -> str:
-    name = str(item["loc"][0]) if item["loc"] else "settings"
-    name = _ENV_NAMES.get(name, name)
-    if item["type"] == "missing":
-        return f"setting {name} is required"
-    message = str(item["msg"]).removeprefix("Value error, ")
-    return f"setting {name} is invalid: {message} (got {item['input']!r})"
 
 
 def _with_env_names(message: str) -> str:

@@ -217,7 +217,9 @@ class Worker:
         failures = 0
         self.receiving.set()
         while not self._stopping.is_set():
-            if not self._inflight.wait_for_room(self.config.concurrency, timeout=0.5):
+            # Look again after the wait: the drain's releases make room, and receiving then
+            # would take back the very messages it just released (and spend one of their receives).
+            if not self._inflight.wait_for_room(self.config.concurrency, timeout=0.5) or self._stopping.is_set():
                 continue
             try:
                 messages = self._sqs.receive_message(
@@ -287,7 +289,7 @@ class Worker:
         if job is None:
             self._poison(item, f"job {item.job_id} does not exist in the job database")
         elif job.status is JobStatus.RUNNING and job.lease_owner == owner:
-            item.owner, item.job = owner, job
+            item.job = job
             self._inflight.mark(item, State.WAITING, expect=State.RECEIVED)
             self._jobs.put(item)
         elif job.status is JobStatus.SUCCEEDED:

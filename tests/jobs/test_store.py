@@ -222,6 +222,15 @@ def test_a_reaped_job_is_retried_through_the_outbox(store: JobStore, clock: Fake
     assert store.outbox.take_due(retry_after_seconds=30, limit=10) == []
 
 
+def test_a_reaped_job_whose_entry_was_never_sent_is_due_at_once(store: JobStore, clock: FakeClock) -> None:
+    job, _ = store.create("echo", {}, outbox_after=3600)
+    store.claim([job.id], owner="dead#1", lease_seconds=10)
+    clock.advance(30)
+    assert store.requeue_expired(grace_seconds=5, max_attempts=5) == {job.id: JobStatus.RETRYING}
+    assert store.outbox.pending() == [job.id]
+    assert [entry.job_id for entry in store.outbox.take_due(retry_after_seconds=30, limit=10)] == [job.id]
+
+
 def test_the_outbox_waits_for_the_producer_and_drops_entries_of_started_jobs(store: JobStore, clock: FakeClock) -> None:
     job, _ = store.create("echo", {"x": 1}, outbox_after=10)
     started, _ = store.create("echo", {}, outbox_after=10)

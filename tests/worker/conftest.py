@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 
 load_handlers(["tests.worker.sample_handlers"])
 
+ROOT = Path(__file__).resolve().parents[2]
+
 RunWorker = Callable[..., AbstractContextManager[Worker]]
 """``run_worker(store, queue_url, **config)``: a worker on a thread, stopped when the block ends."""
 
@@ -40,6 +43,12 @@ FAST = {
     "drain_seconds": 5,
 }
 """Short timings so a test takes seconds; each test overrides what it exercises."""
+
+
+def worker_env(**values: str) -> dict[str, str]:
+    """A worker process's environment: this one's without its worker settings, plus ``values``."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("WORKER_", "QUEUE_URL", "DATABASE_URL"))}
+    return {**inherited, "PYTHONPATH": str(ROOT), **values}
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:

@@ -26,6 +26,9 @@ effects = sa.Table(
 BROKEN = threading.Event()
 """While set, ``test-flaky`` fails."""
 
+STARTED: list[str] = []
+"""The ids of the jobs ``test-effect`` started, in this process (a claimed job may not have started yet)."""
+
 
 class EffectPayload(pydantic.BaseModel):
     seconds: float = pydantic.Field(default=0, ge=0, le=60)
@@ -34,6 +37,7 @@ class EffectPayload(pydantic.BaseModel):
 @handler("test-effect", payload=EffectPayload)
 def effect(payload: EffectPayload, ctx: JobContext) -> dict[str, Any]:
     """Sleep, then write one effect row in the completion's transaction."""
+    STARTED.append(ctx.job_id)
     ctx.sleep(payload.seconds)
     job_id, attempt = ctx.job_id, ctx.attempt
     ctx.stage(lambda conn: conn.execute(sa.insert(effects).values(job_id=job_id, attempt=attempt)))

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -16,20 +15,13 @@ import pytest
 from services.jobs import JobStatus, JobStore, Producer
 from services.worker import dlq
 from services.worker.__main__ import main as worker_main
+from services.worker.config import WorkerConfig
+from services.worker.settings import load_settings
 from tests.jobs.conftest import Queues, queue_depth
-from tests.worker.conftest import wait_until
+from tests.worker.conftest import ROOT, wait_until, worker_env
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _env(**values: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WORKER_", "QUEUE_URL", "DATABASE_URL"))}
-    env["PYTHONPATH"] = str(ROOT)
-    env.update(values)
-    return env
 
 
 def _worker(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -71,14 +63,21 @@ def test_a_bad_setting_stops_the_worker_with_one_line_naming_it(
     assert message in err
 
 
+def test_the_settings_default_to_the_worker_config_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [name for name in os.environ if name.startswith("WORKER_") or name == "JOB_HANDLER_MODULES"]:
+        monkeypatch.delenv(name)
+    _, config = load_settings(queue_url="http://127.0.0.1:9/queue", worker_id="w")
+    assert config == WorkerConfig(worker_id="w")
+
+
 def test_a_missing_queue_url_stops_the_process_without_a_traceback() -> None:
-    result = _worker(_env())
+    result = _worker(worker_env())
     assert result.returncode == 2
     assert result.stderr == "worker: setting QUEUE_URL is required\n"
 
 
 def test_help_lists_every_setting() -> None:
-    result = _worker(_env(), "--help")
+    result = _worker(worker_env(), "--help")
     assert result.returncode == 0
     for name in ["QUEUE_URL", "DATABASE_URL", "WORKER_CONCURRENCY", "WORKER_HEARTBEAT_SECONDS", "WORKER_ASG_NAME"]:
         assert name in result.stdout
@@ -86,11 +85,11 @@ def test_help_lists_every_setting() -> None:
 
 def test_check_reports_the_queue_policy(moto_server: str, make_queues: Callable[..., Queues], sqlite_url: str) -> None:
     queues = make_queues(max_receive_count=4)
-    result = _worker(_env(QUEUE_URL=queues.url, DATABASE_URL=sqlite_url, AWS_ENDPOINT_URL=moto_server), "--check")
+    result = _worker(worker_env(QUEUE_URL=queues.url, DATABASE_URL=sqlite_url, AWS_ENDPOINT_URL=moto_server), "--check")
     assert result.returncode == 0, result.stderr
     assert "max receive count 4" in result.stdout
     missing = _worker(
-        _env(QUEUE_URL=f"{moto_server}/123456789012/gone", DATABASE_URL=sqlite_url, AWS_ENDPOINT_URL=moto_server)
+        worker_env(QUEUE_URL=f"{moto_server}/123456789012/gone", DATABASE_URL=sqlite_url, AWS_ENDPOINT_URL=moto_server)
     )
     assert missing.returncode == 1
     assert "is not reachable" in missing.stderr
@@ -102,7 +101,7 @@ def test_the_worker_process_runs_jobs_logs_json_and_drains_on_sigterm(
     moto_server: str, sqs_client: SQSClient, make_queues: Callable[..., Queues], sqlite_url: str
 ) -> None:
     queues = make_queues()
-    env = _env(
+    env = worker_env(
         QUEUE_URL=queues.url,
         DATABASE_URL=sqlite_url,
         AWS_ENDPOINT_URL=moto_server,
@@ -183,6 +182,16 @@ def test_the_dlq_tool_needs_a_queue(monkeypatch: pytest.MonkeyPatch, capsys: pyt
     monkeypatch.delenv("QUEUE_URL", raising=False)
     assert dlq.main(["count"]) == 2
     assert "QUEUE_URL" in capsys.readouterr().err
+
+
+def test_the_dlq_tool_names_a_bad_setting_and_its_value(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LOG_JSON", "sometimes")
+    assert dlq.main(["count"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dlq: setting LOG_JSON is invalid: "), err
+    assert err.endswith("(got 'sometimes')\n"), err
 
 
 def test_the_dlq_tool_starts_a_move_task_where_sqs_offers_one() -> None:

@@ -25,12 +25,11 @@ from services.jobs import JobStatus, JobStore, Producer
 from services.jobs.schema import jobs as jobs_table
 from tests.jobs.conftest import Queues, queue_depth
 from tests.worker import sample_handlers
-from tests.worker.conftest import wait_until
+from tests.worker.conftest import ROOT, wait_until, worker_env
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-ROOT = Path(__file__).resolve().parents[2]
 JOBS = 36
 KILLS = 3
 
@@ -50,26 +49,24 @@ def test_workers_killed_mid_job_lose_nothing_and_duplicate_nothing(
     db_url: str, moto_server: str, sqs_client: SQSClient, make_queues: Callable[..., Queues], tmp_path: Path
 ) -> None:
     queues = make_queues(max_receive_count=10, visibility_timeout=2)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("WORKER_", "QUEUE_URL", "DATABASE_URL"))},
-        "PYTHONPATH": str(ROOT),
-        "QUEUE_URL": queues.url,
-        "DATABASE_URL": db_url,
-        "AWS_ENDPOINT_URL": moto_server,
-        "JOB_HANDLER_MODULES": "tests.worker.sample_handlers",
-        "LOG_LEVEL": "WARNING",
-        "WORKER_CONCURRENCY": "2",
-        "WORKER_RECEIVE_WAIT_SECONDS": "0",
-        "WORKER_VISIBILITY_TIMEOUT_SECONDS": "2",
-        "WORKER_HEARTBEAT_SECONDS": "0.5",
-        "WORKER_LEASE_SECONDS": "2",
-        "WORKER_REAPER_INTERVAL_SECONDS": "1",
-        "WORKER_REAP_GRACE_SECONDS": "2",
-        "WORKER_BACKOFF_BASE_SECONDS": "0.5",
-        "WORKER_BACKOFF_MAX_SECONDS": "1",
-        "WORKER_ACK_FLUSH_SECONDS": "0.2",
-        "WORKER_DRAIN_SECONDS": "5",
-    }
+    env = worker_env(
+        QUEUE_URL=queues.url,
+        DATABASE_URL=db_url,
+        AWS_ENDPOINT_URL=moto_server,
+        JOB_HANDLER_MODULES="tests.worker.sample_handlers",
+        LOG_LEVEL="WARNING",
+        WORKER_CONCURRENCY="2",
+        WORKER_RECEIVE_WAIT_SECONDS="0",
+        WORKER_VISIBILITY_TIMEOUT_SECONDS="2",
+        WORKER_HEARTBEAT_SECONDS="0.5",
+        WORKER_LEASE_SECONDS="2",
+        WORKER_REAPER_INTERVAL_SECONDS="1",
+        WORKER_REAP_GRACE_SECONDS="2",
+        WORKER_BACKOFF_BASE_SECONDS="0.5",
+        WORKER_BACKOFF_MAX_SECONDS="1",
+        WORKER_ACK_FLUSH_SECONDS="0.2",
+        WORKER_DRAIN_SECONDS="5",
+    )
     log = (tmp_path / "workers.log").open("w")
     workers: dict[str, subprocess.Popen[bytes]] = {}
 

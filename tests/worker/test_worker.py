@@ -169,12 +169,14 @@ def test_a_scheduled_message_creates_its_job_once_and_runs_it(
 def test_graceful_shutdown_finishes_running_jobs_and_releases_the_rest_at_once(
     store: JobStore, sqs_client: SQSClient, make_queues: Callable[..., Queues], run_worker: RunWorker
 ) -> None:
+    sample_handlers.effects.create(store.engine)
     queues = make_queues(visibility_timeout=60)
     producer = Producer(store, sqs_client, queues.url)
-    jobs = [producer.submit("sleep", {"seconds": 2}) for _ in range(5)]
+    jobs = [producer.submit("test-effect", {"seconds": 2}) for _ in range(5)]
     with run_worker(store, queues.url, concurrency=1, visibility_timeout_seconds=60, lease_seconds=60) as worker:
         wait_until(lambda: worker.metrics.messages_received == 5)
-        wait_until(lambda: store.count_by_status()[JobStatus.RUNNING] >= 1)
+        # started, not just claimed: a claim marks the whole batch running
+        wait_until(lambda: any(j.id in sample_handlers.STARTED for j in jobs))
         stopping = time.monotonic()
     assert time.monotonic() - stopping < 5
     statuses = sorted(store.get(j.id).status for j in jobs)  # type: ignore[union-attr]
@@ -191,9 +193,9 @@ def test_a_job_still_running_at_the_drain_deadline_is_released(
     store: JobStore, sqs_client: SQSClient, make_queues: Callable[..., Queues], run_worker: RunWorker
 ) -> None:
     queues = make_queues(visibility_timeout=60)
-    job = Producer(store, sqs_client, queues.url).submit("sleep", {"seconds": 30})
+    job = Producer(store, sqs_client, queues.url).submit("test-effect", {"seconds": 30})
     with run_worker(store, queues.url, drain_seconds=0.5, visibility_timeout_seconds=60, lease_seconds=60) as worker:
-        wait_until(lambda: store.get(job.id).status is JobStatus.RUNNING)  # type: ignore[union-attr]
+        wait_until(lambda: job.id in sample_handlers.STARTED)
         stopping = time.monotonic()
     assert time.monotonic() - stopping < 5
     released = store.get(job.id)
