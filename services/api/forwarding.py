@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Final, Protocol
 
 from services.api.metrics import Metrics
@@ -25,10 +25,9 @@ FORWARDED_HEADER: Final = "x-forwarded-by-peer"
 class PeerFailedError(Exception):
     """A forward did not get an answer from the peer; the message names the peer and the cause."""
 
-    def __init__(self, peer: str, reason: str, *, timeout: bool = False) -> None:
+    def __init__(self, peer: str, reason: str) -> None:
         super().__init__(f"peer {peer}: {reason}")
         self.peer = peer
-        self.timeout = timeout
 
 
 class PeerTransport(Protocol):
@@ -60,7 +59,6 @@ class Forwarder:
         transport: PeerTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.node_id = node_id
         self.timeout = timeout
         self.suspect_seconds = suspect_seconds
         self._metrics = metrics
@@ -68,16 +66,12 @@ class Forwarder:
         self._client: PeerTransport = transport or PeerClient(headers={FORWARDED_HEADER: node_id})
         self._suspect_until: dict[str, float] = {}
         self.in_flight: defaultdict[str, int] = defaultdict(int)
-        """Requests in progress per node: forwards to each peer, and this node's own (under its id)."""
+        """Requests in progress per node: forwards to each peer, and this node's own (under its id).
+        These are the loads of bounded-load routing."""
 
     async def aclose(self) -> None:
         """Close the pooled connections."""
         await self._client.aclose()
-
-    @property
-    def loads(self) -> Mapping[str, int]:
-        """In-flight requests per node, for bounded-load routing."""
-        return self.in_flight
 
     def is_suspect(self, peer: str) -> bool:
         """True while ``peer`` is skipped after a failure."""
@@ -111,7 +105,7 @@ class Forwarder:
         except TimeoutError:
             self._metrics.outcome["timeout"].inc()
             self.mark_suspect(peer)
-            raise PeerFailedError(peer, f"no answer within {self.timeout:g} s", timeout=True) from None
+            raise PeerFailedError(peer, f"no answer within {self.timeout:g} s") from None
         except PeerConnectionError as error:
             self._metrics.outcome["error"].inc()
             self.mark_suspect(peer)

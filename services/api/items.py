@@ -63,12 +63,10 @@ class ItemService:
     async def read(self, key: str, *, keep_local: bool) -> ItemRead | None:
         """Read ``key`` through the tiers; None if it does not exist.
 
-        ``keep_local``: whether this node may keep a local copy (it owns the key, or
-        invalidations reach it).
+        Call it when :meth:`read_cached` found nothing: it waits for the key's lock before
+        looking again. ``keep_local``: whether this node may keep a local copy (it owns the
+        key, or invalidations reach it).
         """
-        found = self.read_cached(key)
-        if found is not None:
-            return found
         async with self._locks(key):
             found = self.read_cached(key)  # another reader filled it while this one waited
             if found is not None:

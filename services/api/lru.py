@@ -43,7 +43,6 @@ class LRUCache:
         self.ttl = ttl
         self._clock = clock
         self._items: OrderedDict[str, CachedItem] = OrderedDict()
-        self._sizes: dict[str, int] = {}
         self.bytes = 0
         """Bytes charged for the current entries."""
         self.evictions = 0
@@ -78,13 +77,11 @@ class LRUCache:
         current = self._items.get(key)
         if current is not None and current.version > version:
             return False
-        size = len(key.encode()) + len(value) + ENTRY_OVERHEAD
-        if size > self.max_bytes:
-            self.discard(key)
-            return False
+        size = _charge(key, value)
         self.discard(key)
+        if size > self.max_bytes:
+            return False
         self._items[key] = CachedItem(value, version, self._clock() + self.ttl)
-        self._sizes[key] = size
         self.bytes += size
         while len(self._items) > self.max_entries or self.bytes > self.max_bytes:
             oldest = next(iter(self._items))
@@ -94,9 +91,10 @@ class LRUCache:
 
     def discard(self, key: str) -> bool:
         """Drop ``key`` if cached; return True if it was."""
-        if self._items.pop(key, None) is None:
+        item = self._items.pop(key, None)
+        if item is None:
             return False
-        self.bytes -= self._sizes.pop(key)
+        self.bytes -= _charge(key, item.value)
         return True
 
     def retain(self, keep: Callable[[str], bool]) -> int:
@@ -109,5 +107,9 @@ class LRUCache:
     def clear(self) -> None:
         """Drop every entry."""
         self._items.clear()
-        self._sizes.clear()
         self.bytes = 0
+
+
+def _charge(key: str, value: bytes) -> int:
+    """The bytes an entry is charged: its key, its value and :data:`ENTRY_OVERHEAD`."""
+    return len(key.encode()) + len(value) + ENTRY_OVERHEAD

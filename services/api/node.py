@@ -56,7 +56,6 @@ class Node:
     items: ItemService
     jobs: JobsService
     engine: sa.Engine
-    redis: RedisTier | None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -108,7 +107,6 @@ class Node:
             items=ItemService(store, cache, metrics=metrics, redis=redis, hot_keys=hot_keys),
             jobs=jobs,
             engine=engine,
-            redis=redis,
         )
         metrics.cache_entries.set_function(lambda: len(cache))
         metrics.cache_bytes.set_function(lambda: cache.bytes)
@@ -133,6 +131,11 @@ class Node:
             jobs=jobs.enabled,
         )
         return node
+
+    @property
+    def redis(self) -> RedisTier | None:
+        """The shared Redis tier, or None when ``REDIS_URL`` is unset."""
+        return self.items.redis
 
     async def stop(self) -> None:
         """Stop the background tasks and close every connection."""
@@ -159,8 +162,8 @@ class Node:
         ring = self.membership.ring
         return ring.node_for(key) if len(ring) else self.id
 
-    def keep_local(self, key: str, owner: str) -> bool:
-        """Whether this node may cache ``key``: it owns it, or write announcements reach it."""
+    def keep_local(self, owner: str) -> bool:
+        """Whether this node may cache a key ``owner`` owns: it is the owner, or write announcements reach it."""
         return owner == self.id or (self.redis is not None and self.redis.listening)
 
     def targets(self, key: str, owner: str, *, read: bool) -> list[str]:
@@ -174,8 +177,7 @@ class Node:
         factor = self.settings.api_bounded_load_factor
         first = owner
         if read and factor is not None and len(ring) > 1:
-            loads = self.forwarder.loads
-            first = ring.node_for_bounded(key, loads, factor)
+            first = ring.node_for_bounded(key, self.forwarder.in_flight, factor)
         if first == self.id:
             return [self.id]
         targets: list[str] = []

@@ -30,25 +30,20 @@ class ItemIn(BaseModel):
     value: Any = Field(..., description="any JSON value, null included")
 
 
-class ItemOut(BaseModel):
-    """An item as read: which node owns it, which served it, and which tier answered."""
+class ItemWritten(BaseModel):
+    """An item as written: which node owns it and which served the request."""
 
     key: str
     value: Any
     version: int = Field(..., description="increases with every write of the key")
     owner: str = Field(..., description="the key's owner on the serving node's ring (host:port)")
-    served_by: str = Field(..., description="the node that read it (host:port)")
+    served_by: str = Field(..., description="the node that served the request (host:port)")
+
+
+class ItemOut(ItemWritten):
+    """An item as read, and which tier answered."""
+
     cache: Literal["local", "redis", "db"] = Field(..., description="the tier that answered")
-
-
-class ItemWritten(BaseModel):
-    """An item as written."""
-
-    key: str
-    value: Any
-    version: int
-    owner: str
-    served_by: str
 
 
 class JobIn(BaseModel):

@@ -21,12 +21,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from services.api.redis_layout import DEFAULT_PREFIX, DEFAULT_TTL_SECONDS
 from services.jobs import DEFAULT_DATABASE_URL
 from services.routing.discovery import member_name, parse_member, parse_members
+from services.settings_errors import SettingsError, read_settings
+
+__all__ = ["ApiSettings", "SettingsError", "load_settings", "primary_ipv4", "settings_table"]
 
 MiB: Final = 1024 * 1024
-
-
-class SettingsError(ValueError):
-    """Settings that cannot be used; the message names each bad setting and its value."""
 
 
 class ApiSettings(BaseSettings):
@@ -178,21 +177,7 @@ def load_settings(**overrides: Any) -> ApiSettings:
 
     Raises :class:`SettingsError` naming every bad variable and its value.
     """
-    try:
-        return ApiSettings(**overrides)
-    except pydantic.ValidationError as error:
-        raise SettingsError(describe_errors(error)) from None
-
-
-def describe_errors(error: pydantic.ValidationError) -> str:
-    """One line per problem: ``setting API_PORT='abc': Input should be a valid integer``."""
-    lines = []
-    for item in error.errors():
-        name = ".".join(str(part) for part in item["loc"]).upper()
-        value = item.get("input")
-        where = f"setting {name}={value!r}" if name and not isinstance(value, dict) else "settings"
-        lines.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
-    return "; ".join(lines)
+    return read_settings(ApiSettings, **overrides)
 
 
 def settings_table() -> list[tuple[str, str, str]]:

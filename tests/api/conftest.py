@@ -17,6 +17,7 @@ from services.api.forwarding import FORWARDED_HEADER, PeerTransport
 from services.api.node import Edges, Node
 from services.api.peer_client import PeerConnectionError, PeerResponse
 from services.api.settings import ApiSettings, load_settings
+from services.routing.discovery import write_members
 from tests.api.processes import NodeProcesses
 
 
@@ -86,9 +87,7 @@ class Cluster:
         self._stack = contextlib.AsyncExitStack()
 
     def set_members(self, members: list[str]) -> None:
-        tmp = self.peers_file.with_suffix(".tmp")
-        tmp.write_text("\n".join(members) + "\n")
-        tmp.replace(self.peers_file)
+        write_members(self.peers_file, members)
 
     async def start(self, names: list[str], **overrides: Any) -> None:
         for name in names:

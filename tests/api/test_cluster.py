@@ -9,23 +9,18 @@ from __future__ import annotations
 
 import random
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
+from services.local.cluster import free_port
 from services.routing import HashRing
-from tests.api.processes import NodeProcesses, free_port
+from services.routing.discovery import write_members
+from tests.api.processes import NodeProcesses
 
 pytestmark = pytest.mark.slow
 
 KEYS = [f"user:{i}" for i in range(240)]
-
-
-def write_peers(path: Path, members: list[str]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("\n".join(members) + "\n")
-    tmp.replace(path)  # atomic: a node never reads half a file
 
 
 def wait_for_ring(http: httpx.Client, nodes: list[str], members: list[str], timeout: float = 10.0) -> None:
@@ -51,7 +46,7 @@ def test_owners_agree_new_nodes_take_a_share_and_a_dead_node_loses_nothing(proce
     peers = processes.workdir / "peers.txt"
     ports = [free_port() for _ in range(4)]
     a, b, c, d = (f"127.0.0.1:{port}" for port in ports)
-    write_peers(peers, [a, b, c])
+    write_members(peers, [a, b, c])
     processes.start(
         ports,
         {
@@ -79,7 +74,7 @@ def test_owners_agree_new_nodes_take_a_share_and_a_dead_node_loses_nothing(proce
         assert hit_rate_before == 1.0
 
         # A fourth member: only its share moves, and every other key is still a local hit.
-        write_peers(peers, [a, b, c, d])
+        write_members(peers, [a, b, c, d])
         wait_for_ring(http, everyone, [a, b, c, d])
         after = HashRing([a, b, c, d])
         moved = {key for key in KEYS if after.node_for(key) != before.node_for(key)}
@@ -104,7 +99,7 @@ def test_owners_agree_new_nodes_take_a_share_and_a_dead_node_loses_nothing(proce
         assert b in http.get(f"http://{a}/ring").json()["suspects"]
 
         # Discovery catches up; the ring is the same everywhere again and b owns nothing.
-        write_peers(peers, survivors)
+        write_members(peers, survivors)
         wait_for_ring(http, survivors, survivors)
         for key, r in read_all(http, c).items():
             assert r["owner"] == HashRing(survivors).node_for(key) == r["served_by"]

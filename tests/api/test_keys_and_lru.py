@@ -88,6 +88,10 @@ def test_lru_is_bounded_by_bytes() -> None:
     assert "big" not in cache
     cache.discard("k2")
     assert cache.bytes == 2 * size
+    cache.put("k3", b"x" * 10, 2)  # a replacement is charged its own size, not the old one's
+    assert cache.bytes == 2 * size - 90
+    cache.clear()
+    assert (len(cache), cache.bytes) == (0, 0)
 
 
 def test_lru_entries_expire_after_the_ttl() -> None:

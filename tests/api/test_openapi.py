@@ -14,7 +14,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
-from tests.api.processes import NodeProcesses, free_port
+from services.local.cluster import free_port
+from tests.api.processes import NodeProcesses
 
 pytestmark = pytest.mark.slow
 

@@ -25,10 +25,11 @@ from services.api.redis_tier import HotKeys, RedisTier
 from services.api.warming import warm_hot_items
 from services.db import make_engine
 from services.jobs import JobStore
+from services.local.cluster import free_port
 from services.worker.context import JobContext
 from services.worker.handlers import precompute
 from tests.api.conftest import node_settings
-from tests.api.processes import NodeProcesses, free_port
+from tests.api.processes import NodeProcesses
 
 
 @pytest.fixture

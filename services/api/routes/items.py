@@ -74,7 +74,7 @@ async def put_item(body: ItemIn, request: Request) -> Response:
         raise InvalidRequestError("value must be JSON: NaN and Infinity are not allowed") from None
     owner = node.owner(key)
     targets = [node.id] if FORWARDED_HEADER in request.headers else node.targets(key, owner, read=False)
-    forwarded_body = b'{"value":' + value.encode() + b"}"
+    forwarded_body = b'{"value":' + value.encode() + b"}" if len(targets) > 1 else None  # only this node: no forward
     return await _dispatch(node, targets, key, lambda: _write_here(node, key, value, owner), "PUT", forwarded_body)
 
 
@@ -106,7 +106,7 @@ async def _read_here(node: Node, key: str, owner: str) -> Response:
         loads = node.forwarder.in_flight
         loads[node.id] += 1
         try:
-            found = await node.items.read(key, keep_local=node.keep_local(key, owner))
+            found = await node.items.read(key, keep_local=node.keep_local(owner))
         finally:
             loads[node.id] -= 1
         if found is None:
@@ -115,7 +115,7 @@ async def _read_here(node: Node, key: str, owner: str) -> Response:
 
 
 async def _write_here(node: Node, key: str, value: str, owner: str) -> Response:
-    stored, created = await node.items.write(key, value, keep_local=node.keep_local(key, owner))
+    stored, created = await node.items.write(key, value, keep_local=node.keep_local(owner))
     body = b"".join(
         (
             b'{"key":',
