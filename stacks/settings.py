@@ -175,11 +175,6 @@ class Settings:
     precompute: PrecomputeSettings
     observability: ObservabilitySettings
 
-    @property
-    def is_prod(self) -> bool:
-        """Whether this is the production stage."""
-        return self.stage == "prod"
-
 
 T = TypeVar("T")
 
@@ -207,16 +202,21 @@ class _Context:
 
         return self._read(key, default, parse)
 
-    def integer(self, key: str, default: int, low: int, high: int, note: str = "") -> int:
+    def integer(
+        self, key: str, default: int, low: int, high: int, note: str = "", *, excluded: int | None = None
+    ) -> int:
+        """An integer in ``low..high`` other than ``excluded``; ``note`` tells the user why, in the error."""
+        message = f"{key} must be an integer {low}..{high}{note}"
+
         def parse(raw: object) -> int:
             text = str(raw).strip()
             if isinstance(raw, bool) or not re.fullmatch(r"[+-]?\d+", text):
-                raise SettingsError(f"{key} must be an integer {low}..{high}{note}; got {raw!r}")
+                raise SettingsError(f"{message}; got {raw!r}")
             return int(text)
 
         value = self._read(key, default, parse)
-        if not low <= value <= high:
-            raise SettingsError(f"{key} must be an integer {low}..{high}{note}; got {value}")
+        if not low <= value <= high or value == excluded:
+            raise SettingsError(f"{message}; got {value}")
         return value
 
     def halves(self, key: str, default: float, low: float, high: float) -> float:
@@ -342,9 +342,9 @@ def _network(ctx: _Context, prod: bool) -> NetworkSettings:
 def _database(ctx: _Context, prod: bool) -> DatabaseSettings:
     engine = ctx.choice("auroraEngine", "aurora-postgresql", AURORA_ENGINES)
     default_port = DEFAULT_DB_PORTS[engine]
-    port = ctx.integer("dbPort", default_port + 1, 1150, 65535, f" other than {engine}'s default {default_port}")
-    if port == default_port:
-        raise SettingsError(f"dbPort must be an integer 1150..65535 other than {engine}'s default {default_port}")
+    port = ctx.integer(
+        "dbPort", default_port + 1, 1150, 65535, f" other than {engine}'s default {default_port}", excluded=default_port
+    )
     min_capacity = ctx.halves("dbMinCapacity", 1.0 if prod else 0.5, 0.5, 256)
     max_capacity = ctx.halves("dbMaxCapacity", 16.0 if prod else 2.0, 1, 256)
     if max_capacity < min_capacity:
@@ -372,12 +372,15 @@ def _cache(ctx: _Context, prod: bool) -> CacheSettings:
         replicas=ctx.integer("cacheReplicas", 1, 0, 5),
         multi_az=ctx.boolean("cacheMultiAz", prod),
         port=ctx.integer(
-            "cachePort", DEFAULT_CACHE_PORT + 1, 1024, 65535, f" other than the default {DEFAULT_CACHE_PORT}"
+            "cachePort",
+            DEFAULT_CACHE_PORT + 1,
+            1024,
+            65535,
+            f" other than the default {DEFAULT_CACHE_PORT}",
+            excluded=DEFAULT_CACHE_PORT,
         ),
         snapshot_retention_days=ctx.integer("cacheSnapshotRetentionDays", 7 if prod else 1, 1, 35),
     )
-    if cache.port == DEFAULT_CACHE_PORT:
-        raise SettingsError(f"cachePort must be an integer 1024..65535 other than the default {DEFAULT_CACHE_PORT}")
     if cache.multi_az and cache.replicas < 1:
         raise SettingsError("cacheMultiAz needs cacheReplicas of at least 1 (a replica to fail over to); got 0")
     return cache
@@ -522,9 +525,10 @@ def load_settings(context: Mapping[str, object]) -> Settings:
 
 def context_keys(stage: Stage) -> dict[str, object]:
     """Every context key with its default for ``stage`` (``None``: unset)."""
-    return _read_all({"stage": stage})[1]
+    return {**_read_all({"stage": stage})[1], "stage": stage}
 
 
 if __name__ == "__main__":
+    prod_defaults = context_keys("prod")
     for key, dev in context_keys("dev").items():
-        print(f"{key:32} dev={dev!s:20} prod={context_keys('prod')[key]!s}")
+        print(f"{key:32} dev={dev!s:20} prod={prod_defaults[key]!s}")

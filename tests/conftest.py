@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from typing import NoReturn
 
 import boto3
 import pytest
@@ -31,14 +32,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 item.add_marker(getattr(pytest.mark, marker))
 
 
-def unavailable(service: str, url: str, error: BaseException) -> None:
-    """Skip (or, with CI=true, fail) a test whose service does not answer."""
-    reason = (
-        f"{service} not reachable at {sa.make_url(url).render_as_string(hide_password=True)}: {type(error).__name__}"
-    )
+def skip_or_fail(reason: str) -> NoReturn:
+    """Skip a test that lacks something this machine should have; with CI=true, fail it instead."""
     if os.environ.get("CI") == "true":
         pytest.fail(f"{reason} (required when CI=true)", pytrace=False)
     pytest.skip(reason)
+
+
+def unavailable(service: str, url: str, error: BaseException) -> None:
+    """Skip (or, with CI=true, fail) a test whose service does not answer."""
+    skip_or_fail(
+        f"{service} not reachable at {sa.make_url(url).render_as_string(hide_password=True)}: {type(error).__name__}"
+    )
 
 
 def _scratch_database(admin_url: str, service: str, quote: str, force: str = "") -> Iterator[str]:

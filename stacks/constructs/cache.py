@@ -13,6 +13,7 @@ from constructs import Construct
 
 from stacks.constructs.security_group import closed_security_group
 from stacks.nag import acknowledge
+from stacks.policies import removal_policy
 from stacks.settings import CacheEngine, CacheSettings
 
 ENGINE_VERSIONS: Final[dict[CacheEngine, str]] = {"redis": "7.1", "valkey": "8.1"}
@@ -58,7 +59,7 @@ class Cache(Construct):
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 exclude_punctuation=True, include_space=False, password_length=64
             ),
-            removal_policy=RemovalPolicy.RETAIN if protect else RemovalPolicy.DESTROY,
+            removal_policy=removal_policy(protect),
         )
         acknowledge(
             self.auth_token,
@@ -116,11 +117,6 @@ class Cache(Construct):
     def primary_port(self) -> str:
         """The primary's port, as the deployed group reports it (a reference, like the address)."""
         return self.replication_group.attr_primary_end_point_port
-
-    @property
-    def reader_endpoint(self) -> str:
-        """Host name that spreads reads over the replicas."""
-        return self.replication_group.attr_reader_end_point_address
 
     @property
     def member_ids(self) -> list[str]:

@@ -14,6 +14,7 @@ from constructs import Construct
 
 from stacks.constructs.security_group import closed_security_group
 from stacks.nag import acknowledge
+from stacks.policies import removal_policy
 from stacks.settings import AuroraEngine, DatabaseSettings
 
 ENGINES: Final[dict[AuroraEngine, rds.IClusterEngine]] = {
@@ -73,7 +74,7 @@ class Database(Construct):
                 f"Logs{export.capitalize()}",
                 log_group_name=f"/aws/rds/cluster/{identifier}/{export}",
                 retention=log_retention,
-                removal_policy=RemovalPolicy.RETAIN if protect else RemovalPolicy.DESTROY,
+                removal_policy=removal_policy(protect),
             )
             for export in LOG_EXPORTS[settings.engine]
         ]

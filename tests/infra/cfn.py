@@ -1,7 +1,8 @@
 """A CloudFormation intrinsic-function evaluator for the tests: what a template value becomes at deploy time.
 
 The caller says what each reference resolves to (``lookup(kind, name)`` for ``Ref``,
-``Fn::GetAtt`` and ``Fn::ImportValue``); the evaluator does the rest (``Fn::Join``, ``Fn::Sub``,
+``Fn::GetAtt`` and ``Fn::GetStackOutput``, CDK's cross-stack reference with cdk.json's
+``defaultCrossStackReferences: weak``); the evaluator does the rest (``Fn::Join``, ``Fn::Sub``,
 ``Fn::Select``, ``Fn::Base64``, ``Fn::Split``) the way CloudFormation does; any other function
 goes to the lookup with its argument as JSON.
 """
@@ -15,7 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 Lookup = Callable[[str, str], str]
-"""``lookup(kind, name)``: kind is ``Ref``, ``Fn::GetAtt`` (name ``Logical.Attribute``) or ``Fn::ImportValue``."""
+"""``lookup(kind, name)``: kind is ``Ref``, ``Fn::GetAtt`` (name ``Logical.Attribute``) or
+``Fn::GetStackOutput`` (name ``Stack:Output``)."""
+_THIS_REGION = {"Ref": "AWS::Region"}
 
 _SUB = re.compile(r"\$\{([^}!][^}]*)\}")
 
@@ -33,8 +36,10 @@ def evaluate(value: Any, lookup: Lookup) -> Any:
         if function == "Fn::GetAtt":
             name = ".".join(argument) if isinstance(argument, list) else argument
             return lookup("Fn::GetAtt", name)
-        if function == "Fn::ImportValue":
-            return lookup("Fn::ImportValue", evaluate(argument, lookup))
+        if function == "Fn::GetStackOutput":
+            same_place = argument.get("Region", _THIS_REGION) == _THIS_REGION and "RoleArn" not in argument
+            assert same_place, f"a reference to another region or account: {argument}"
+            return lookup("Fn::GetStackOutput", f"{argument['StackName']}:{argument['OutputName']}")
         if function == "Fn::Join":
             separator, parts = argument
             return separator.join(str(part) for part in evaluate(parts, lookup))
@@ -73,5 +78,5 @@ def _sub(argument: Any, lookup: Lookup) -> str:
 
 
 def markers(kind: str, name: str) -> str:
-    """A lookup that keeps each reference visible: ``<Ref:Name>``, ``<Fn::ImportValue:Export>``."""
+    """A lookup that keeps each reference visible: ``<Ref:Name>``, ``<Fn::GetStackOutput:Stack:Output>``."""
     return f"<{kind}:{name}>"

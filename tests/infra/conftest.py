@@ -7,6 +7,7 @@ every test reads the same cloud assembly: ``dev`` and ``prod`` with the defaults
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,9 @@ from aws_cdk import assertions
 import app as cdk_app
 from stacks.deployment import Deployment
 
+ROOT = Path(__file__).resolve().parents[2]
+CDK_JSON_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+"""What the CDK CLI gives the app from cdk.json: the feature flags, which change the templates."""
 CERTIFICATE_ARN = "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-aaaa-bbbb-cccc-123456789abc"
 CONFIGS: dict[str, dict[str, str]] = {
     "dev": {"stage": "dev"},
@@ -33,6 +37,19 @@ CONFIGS: dict[str, dict[str, str]] = {
     },
 }
 PARTS = ("network", "data", "messaging", "compute", "observability")
+FLEET_KINDS = {
+    "LaunchTemplate": "AWS::EC2::LaunchTemplate",
+    "GroupASG": "AWS::AutoScaling::AutoScalingGroup",
+    "Role": "AWS::IAM::Role",
+    "RoleDefaultPolicy": "AWS::IAM::Policy",
+    "Logs": "AWS::Logs::LogGroup",
+}
+"""The resources of a fleet that tests look up: logical ID ``<Web|Worker>Fleet<kind>…`` and type."""
+
+
+def listed(value: Any) -> list[Any]:
+    """An IAM ``Action`` or ``Resource`` as a list (a policy may give one as a string)."""
+    return value if isinstance(value, list) else [value]
 
 
 @dataclass
@@ -67,10 +84,33 @@ class Synthesized:
         properties: dict[str, Any] = next(iter(found.values())).get("Properties", {})
         return properties
 
+    def fleet_id(self, fleet: str, kind: str) -> str:
+        """The logical ID of the ``web`` or ``worker`` fleet's resource ``kind`` (a key of :data:`FLEET_KINDS`)."""
+        prefix = f"{fleet.capitalize()}Fleet{kind}"
+        (found,) = [
+            logical_id for logical_id in self.resources("compute", FLEET_KINDS[kind]) if logical_id.startswith(prefix)
+        ]
+        return found
+
+    def fleet_resource(self, fleet: str, kind: str) -> dict[str, Any]:
+        """The template resource (``Type``, ``Properties``, ``Metadata`` …) of :meth:`fleet_id`."""
+        resource: dict[str, Any] = self.templates["compute"]["Resources"][self.fleet_id(fleet, kind)]
+        return resource
+
+    def role_statements(self, fleet: str) -> list[dict[str, Any]]:
+        """Every statement of every policy attached to the fleet's instance role."""
+        role = {"Ref": self.fleet_id(fleet, "Role")}
+        return [
+            statement
+            for policy in self.resources("compute", "AWS::IAM::Policy").values()
+            if role in policy["Properties"]["Roles"]
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        ]
+
 
 def synthesize(name: str, context: dict[str, str], outdir: Path) -> Synthesized:
-    """Build the app exactly as app.py does (cdk-nag included) and synthesize it, environment-agnostic."""
-    app = cdk.App(context=context, outdir=str(outdir))
+    """Build the app as ``cdk synth`` does (cdk.json's context, cdk-nag) and synthesize it, environment-agnostic."""
+    app = cdk.App(context={**CDK_JSON_CONTEXT, **context}, outdir=str(outdir))
     deployment = cdk_app.build(app, environ={})
     assembly = app.synth()
     templates = {

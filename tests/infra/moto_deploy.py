@@ -3,8 +3,8 @@
 Every change made to a template before moto sees it is listed in :data:`PATCHES` with its
 reason; :func:`patch_template` applies them and refuses to drop a resource anything still
 refers to. The data stack (Aurora, ElastiCache, Secrets Manager resources) cannot be created
-by moto at all: :func:`data_stand_in` builds a template that exports the same names the
-compute stack imports, with local stand-ins as values.
+by moto at all: :func:`data_stand_in` builds a template with the outputs the compute stack
+reads, with local stand-ins as values.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ ACCOUNT = DEFAULT_ACCOUNT_ID
 
 PATCHES: dict[str, str] = {
     "Custom::S3AutoDeleteObjects": "a Lambda-backed custom resource; moto runs Lambda functions only with Docker",
+    "Custom::VpcRestrictDefaultSG": "a Lambda-backed custom resource (empties the default security group), as above",
     "AWS::SQS::QueuePolicy": "not modelled by moto's CloudFormation (the queues' TLS-only policies)",
     "AWS::Scheduler::Schedule": "not modelled by moto's CloudFormation (the off-peak precompute schedule)",
     "AWS::AutoScaling::ScalingPolicy": "not modelled by moto's CloudFormation (moto never evaluates scaling anyway)",
@@ -32,21 +33,26 @@ PATCHES: dict[str, str] = {
     "AWS::S3::BucketPolicy": "not modelled by moto's CloudFormation (the access-log bucket's policy)",
     "AWS::EC2::SecurityGroupEgress": "not modelled by moto's CloudFormation (egress rules)",
     "Parameters.BootstrapVersion": "no CDK bootstrap stack in moto (its version parameter and check rule)",
-    "Outputs.FullName": "exports for the observability stack read attributes moto does not model (FullName)",
+    "Outputs.FullName": "outputs for the observability stack read attributes moto does not model (FullName)",
+    "Fn::GetStackOutput": "not modelled by moto's CloudFormation: replaced by the output's value, read from moto",
 }
-"""What is changed in a template before moto deploys it, and why (a resource type, or a section)."""
-
-_AUTO_DELETE_PROVIDER = "CustomS3AutoDeleteObjectsCustomResourceProvider"
+"""What is changed in a template before moto deploys it, and why (a resource type, a section, a function)."""
 
 
 def patch_template(template: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of ``template`` with :data:`PATCHES` applied."""
     patched: dict[str, Any] = json.loads(json.dumps(template))
     resources = patched["Resources"]
+    # CDK names a custom resource type's provider (its function and role) after the type.
+    providers = tuple(
+        f"Custom{kind.removeprefix('Custom::')}CustomResourceProvider"
+        for kind in PATCHES
+        if kind.startswith("Custom::")
+    )
     removed = {
         logical_id
         for logical_id, resource in resources.items()
-        if resource["Type"] in PATCHES or logical_id.startswith(_AUTO_DELETE_PROVIDER)
+        if resource["Type"] in PATCHES or logical_id.startswith(providers)
     }
     for logical_id in removed:
         del resources[logical_id]
@@ -67,19 +73,33 @@ def patch_template(template: Mapping[str, Any]) -> dict[str, Any]:
     return patched
 
 
-def data_stand_in(imports: list[str], values: Callable[[str], Any], resources: Mapping[str, Any]) -> dict[str, Any]:
-    """A template with ``resources`` that exports each of ``imports`` (export names) as ``values(name)``."""
-    return {
-        "Resources": dict(resources),
-        "Outputs": {
-            f"Export{number}": {"Value": values(name), "Export": {"Name": name}} for number, name in enumerate(imports)
-        },
-    }
+def data_stand_in(outputs: list[str], values: Callable[[str], Any], resources: Mapping[str, Any]) -> dict[str, Any]:
+    """A template with ``resources`` and each of ``outputs`` (output names) valued ``values(name)``."""
+    return {"Resources": dict(resources), "Outputs": {name: {"Value": values(name)} for name in outputs}}
 
 
-def imports_of(template: Mapping[str, Any], stack_name: str) -> list[str]:
-    """The export names ``template`` imports from ``stack_name``."""
-    return sorted(set(re.findall(rf'"Fn::ImportValue": "({re.escape(stack_name)}:[^"]+)"', json.dumps(template))))
+def outputs_read(template: Mapping[str, Any], stack_name: str) -> list[str]:
+    """The names of the outputs of ``stack_name`` that ``template`` reads (``Fn::GetStackOutput``)."""
+    read: set[str] = set()
+
+    def record(reference: dict[str, Any]) -> dict[str, Any]:
+        if reference["StackName"] == stack_name:
+            read.add(reference["OutputName"])
+        return {"Fn::GetStackOutput": reference}
+
+    _replace_stack_outputs(template, record)
+    return sorted(read)
+
+
+def _replace_stack_outputs(value: Any, replace: Callable[[dict[str, Any]], Any]) -> Any:
+    """``value`` with each ``{"Fn::GetStackOutput": reference}`` replaced by ``replace(reference)``."""
+    if isinstance(value, list):
+        return [_replace_stack_outputs(item, replace) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"Fn::GetStackOutput"}:
+        return replace(value["Fn::GetStackOutput"])
+    return {key: _replace_stack_outputs(item, replace) for key, item in value.items()}
 
 
 def zip_directory(directory: Path) -> bytes:
@@ -94,18 +114,24 @@ def zip_directory(directory: Path) -> bytes:
 
 @dataclass
 class Deployed:
-    """The stacks moto created: physical IDs by logical ID, and every export."""
+    """The stacks moto created: physical IDs by logical ID, and their outputs."""
 
     cloudformation: Any
     resources: dict[str, dict[str, str]] = field(default_factory=dict)
-    exports: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)
     created: dict[str, set[str]] = field(default_factory=dict)
     """The logical IDs moto reports for each stack (some without a physical ID)."""
 
     def deploy(self, stack_name: str, template: Mapping[str, Any]) -> None:
-        """Create ``stack_name`` from ``template`` and record what it made; fail with moto's reason."""
+        """Create ``stack_name`` from ``template`` and record what it made; fail with moto's reason.
+
+        Its ``Fn::GetStackOutput`` references are filled in from the stacks deployed before it (see PATCHES).
+        """
+        body = _replace_stack_outputs(
+            template, lambda reference: self.outputs[reference["StackName"]][reference["OutputName"]]
+        )
         self.cloudformation.create_stack(
-            StackName=stack_name, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_NAMED_IAM"]
+            StackName=stack_name, TemplateBody=json.dumps(body), Capabilities=["CAPABILITY_NAMED_IAM"]
         )
         stack = self.cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
         if stack["StackStatus"] != "CREATE_COMPLETE":
@@ -115,7 +141,7 @@ class Deployed:
         self.resources[stack_name] = {
             item["LogicalResourceId"]: item["PhysicalResourceId"] for item in described if "PhysicalResourceId" in item
         }
-        self.exports = {export["Name"]: export["Value"] for export in self.cloudformation.list_exports()["Exports"]}
+        self.outputs[stack_name] = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
 
     def lookup(self, stack_name: str) -> Callable[[str, str], str]:
         """Deploy-time values of references in ``stack_name``'s template (see tests/infra/cfn.py)."""
@@ -130,8 +156,9 @@ class Deployed:
         def resolve(kind: str, name: str) -> str:
             if kind == "Ref":
                 return pseudo.get(name) or self.resources[stack_name][name]
-            if kind == "Fn::ImportValue":
-                return self.exports[name]
+            if kind == "Fn::GetStackOutput":
+                producer, output = name.split(":", 1)
+                return self.outputs[producer][output]
             raise AssertionError(f"{kind} {name} is not resolved in the rehearsal")
 
         return resolve

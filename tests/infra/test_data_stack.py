@@ -123,3 +123,10 @@ def test_data_lives_in_isolated_subnets_behind_closed_security_groups(config: Sy
     subnet_outputs = json.dumps(config.only("data", "AWS::ElastiCache::SubnetGroup")["SubnetIds"])
     assert "dataSubnet" in subnet_outputs
     assert "appSubnet" not in subnet_outputs
+
+
+def test_prod_keeps_the_cache_token_and_the_database_logs(dev: Synthesized, prod: Synthesized) -> None:
+    for config, policy in ((dev, "Delete"), (prod, "Retain")):
+        for resource_type in ("AWS::SecretsManager::Secret", "AWS::Logs::LogGroup"):
+            resources = config.resources("data", resource_type).values()
+            assert {resource["DeletionPolicy"] for resource in resources} == {policy}, (config.name, resource_type)

@@ -2,8 +2,8 @@
 
 1. Deploy rehearsal: the synthesized network, messaging and compute templates are created by
    moto's CloudFormation (patches: tests/infra/moto_deploy.py ``PATCHES``); the data stack,
-   which moto cannot create, is a stand-in exporting the same names. Then ``asg`` discovery
-   runs against the web group moto created.
+   which moto cannot create, is a stand-in with the outputs the compute stack reads. Then
+   ``asg`` discovery runs against the web group moto created.
 2. Boot rehearsal: each fleet's cfn-init metadata, with its references evaluated against that
    deployment, runs in a temporary root (tests/infra/rehearsal.py): the code assets come from
    (moto's) S3 as zips, the virtualenv is built from them with pip (offline, from the wheels
@@ -40,9 +40,10 @@ import pytest
 import redis
 import sqlalchemy as sa
 
+from services.local.cluster import free_port
 from services.routing.discovery import AsgDiscovery
 from stacks.compute import DRAIN_HOOK_NAME
-from tests.conftest import POSTGRES_ADMIN_URL, _scratch_database, unavailable
+from tests.conftest import POSTGRES_ADMIN_URL, _scratch_database, skip_or_fail
 from tests.infra.cfn import evaluate
 from tests.infra.conftest import Synthesized, synthesize
 from tests.infra.moto_deploy import (
@@ -51,11 +52,12 @@ from tests.infra.moto_deploy import (
     REGION,
     Deployed,
     data_stand_in,
-    imports_of,
+    outputs_read,
     patch_template,
     zip_directory,
 )
 from tests.infra.rehearsal import HOST_ONLY_COMMANDS, INSTALL_COMMAND, Booted, base_python, boot, rooted
+from tests.worker.conftest import wait_until
 from tests.worker.test_lifecycle import FakeImds, serve_imds
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
@@ -63,24 +65,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 ROOT = Path(__file__).resolve().parents[2]
 WHEELHOUSE = ROOT / ".cache" / "wheels"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
-STACKS = ("Network", "Messaging", "Data", "Compute")
 SERVICE_START_SECONDS = 60
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _required(condition: bool, reason: str) -> None:
-    if condition:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (required when CI=true)", pytrace=False)
-    pytest.skip(reason)
 
 
 @dataclass
@@ -95,10 +80,8 @@ class TlsRedis:
 
 @pytest.fixture(scope="module")
 def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRedis]:
-    _required(
-        shutil.which("redis-server") is not None and shutil.which("openssl") is not None,
-        "redis-server or openssl missing",
-    )
+    if shutil.which("redis-server") is None or shutil.which("openssl") is None:
+        skip_or_fail("redis-server or openssl missing")
     directory = tmp_path_factory.mktemp("redis-tls")
     key, cert = directory / "key.pem", directory / "cert.pem"
     subprocess.run(
@@ -106,7 +89,7 @@ def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRedis]:
          "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
         check=True, capture_output=True,
     )  # fmt: skip
-    port, token = _free_port(), secrets.token_hex(32)
+    port, token = free_port(), secrets.token_hex(32)
     process = subprocess.Popen(
         ["redis-server", "--port", "0", "--tls-port", str(port), "--tls-cert-file", str(cert), "--tls-key-file",
          str(key), "--tls-auth-clients", "no", "--requirepass", token, "--save", "", "--appendonly", "no",
@@ -122,7 +105,7 @@ def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRedis]:
                 break
             except redis.ConnectionError:
                 if time.monotonic() > deadline or process.poll() is not None:
-                    unavailable("Redis (TLS)", f"redis://127.0.0.1:{port}", RuntimeError("did not start"))
+                    skip_or_fail(f"redis-server with TLS did not answer on 127.0.0.1:{port}")
                 time.sleep(0.1)
         yield TlsRedis(port, token, cert, process)
     finally:
@@ -177,7 +160,7 @@ def _publish_assets(assembly_dir: Path, stack: str, s3: Any) -> None:
 
 
 def _data_values(deployed: Deployed, secrets_: dict[str, str], redis_port: int) -> Callable[[str], Any]:
-    """The data stack's exports, as stand-ins: loopback endpoints, the secrets created in moto."""
+    """The data stack's outputs, as stand-ins: loopback endpoints, the secrets created in moto."""
     values = {
         "DatabaseCluster.*EndpointAddress": "127.0.0.1",
         "DatabaseCluster.*EndpointPort": "5432",
@@ -191,26 +174,18 @@ def _data_values(deployed: Deployed, secrets_: dict[str, str], redis_port: int) 
 
     def value(name: str) -> Any:
         found = [stand_in for pattern, stand_in in values.items() if re.search(pattern, name)]
-        assert len(found) == 1, f"the compute stack imports {name}: give the data stand-in a value for it"
+        assert len(found) == 1, f"the compute stack reads {name}: give the data stand-in a value for it"
         return found[0]
 
     return value
 
 
-def _boot_fleet(rehearsal_root: Path, fleet: str, compute: dict[str, Any], deployed: Deployed, **kwargs: Any) -> Booted:
-    group = next(
-        resource
-        for logical_id, resource in compute["Resources"].items()
-        if logical_id.startswith(f"{fleet.capitalize()}FleetGroup")
-        and resource["Type"] == "AWS::AutoScaling::AutoScalingGroup"
-    )
-    template = next(
-        resource
-        for logical_id, resource in compute["Resources"].items()
-        if logical_id.startswith(f"{fleet.capitalize()}FleetLaunchTemplate")
-        and resource["Type"] == "AWS::EC2::LaunchTemplate"
-    )
+def _boot_fleet(
+    rehearsal_root: Path, fleet: str, synthesized: Synthesized, deployed: Deployed, **kwargs: Any
+) -> Booted:
+    group = synthesized.fleet_resource(fleet, "GroupASG")
     init = evaluate(group["Metadata"]["AWS::CloudFormation::Init"], deployed.lookup("ScaledRef-dev-Compute"))
+    template = synthesized.fleet_resource(fleet, "LaunchTemplate")
     user_data = json.dumps(template["Properties"]["LaunchTemplateData"]["UserData"])
     config_sets = re.search(r"cfn-init -v .* -c ([a-z,]+)", user_data).group(1).split(",")  # type: ignore[union-attr]
     return boot(init, config_sets, rehearsal_root / fleet, **kwargs)
@@ -224,8 +199,9 @@ def rehearsal(
     scratch_database: str,
     imds: FakeImds,
 ) -> Iterator[Rehearsal]:
-    _required((WHEELHOUSE / ".built").exists(), f"no wheels in {WHEELHOUSE}: run make test (it builds them)")
-    service_port, metrics_port = _free_port(), _free_port()
+    if not (WHEELHOUSE / ".built").exists():
+        skip_or_fail(f"no wheels in {WHEELHOUSE}: run make test (it builds them)")
+    service_port, metrics_port = free_port(), free_port()
     synthesized = synthesize(
         "rehearsal",
         {"stage": "dev", "servicePort": str(service_port), "workerMetricsPort": str(metrics_port)},
@@ -251,12 +227,14 @@ def rehearsal(
     deployed.deploy("ScaledRef-dev-Network", patch_template(templates["Network"]))
     deployed.deploy("ScaledRef-dev-Messaging", patch_template(templates["Messaging"]))
     vpc = next(
-        value for name, value in deployed.exports.items() if re.search(r"NetworkVpc[0-9A-F]+$", name.split(":")[1])
+        value
+        for name, value in deployed.outputs["ScaledRef-dev-Network"].items()
+        if re.search(r"NetworkVpc[0-9A-F]+$", name)
     )
     deployed.deploy(
         "ScaledRef-dev-Data",
         data_stand_in(
-            imports_of(templates["Compute"], "ScaledRef-dev-Data"),
+            outputs_read(templates["Compute"], "ScaledRef-dev-Data"),
             _data_values(deployed, secret_arns, tls_redis.port),
             {
                 f"{name}SecurityGroup": {
@@ -311,7 +289,7 @@ def rehearsal(
                 _boot_fleet(
                     root,
                     fleet,
-                    templates["Compute"],
+                    synthesized,
                     deployed,
                     s3=clients["s3"],
                     command_env=command_env,
@@ -325,16 +303,6 @@ def rehearsal(
             instance.stop()
         for client in clients.values():
             client.close()
-
-
-def _wait_for(check: Callable[[], Any], seconds: float, what: str) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"{what} within {seconds:g} s"
-        time.sleep(0.3)
 
 
 def _group_instances(rehearsal: Rehearsal, name: str) -> dict[str, str]:
@@ -454,7 +422,7 @@ def test_the_worker_runs_a_job_the_web_node_accepted(rehearsal: Rehearsal) -> No
         job: dict[str, Any] = httpx.get(f"{rehearsal.web_url}/jobs/{job_id}", timeout=5).json()
         return job if job["status"] in ("succeeded", "failed") else None
 
-    job = _wait_for(finished, 30, "the worker finishes the job")
+    job = wait_until(finished, timeout=30, interval=0.3)
     assert (job["status"], job["result"]) == ("succeeded", {"booted": "from the assets"})
     metrics = httpx.get(f"http://127.0.0.1:{rehearsal.worker.service_env['WORKER_METRICS_PORT']}/metrics", timeout=5)
     assert re.search(r'^worker_jobs_succeeded_total\{type="echo"\} [1-9]', metrics.text, re.MULTILINE)

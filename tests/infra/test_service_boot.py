@@ -20,7 +20,8 @@ from stacks.constructs.service_boot import (
 )
 from stacks.constructs.service_metrics import ServiceMetrics
 from tests.infra.cfn import evaluate, markers
-from tests.infra.conftest import Synthesized
+from tests.infra.conftest import Synthesized, listed
+from tests.infra.rehearsal import parse_env_file, parse_unit
 
 FLEETS: tuple[Service, ...] = ("web", "worker")
 INSTANCE_ACTIONS = {
@@ -64,67 +65,28 @@ UNSCOPED_ACTIONS = {"cloudwatch:PutMetricData", "autoscaling:DescribeAutoScaling
 """The only actions granted on ``*``: AWS offers no resource-level permission for them."""
 
 
-def _group(config: Synthesized, fleet: str) -> dict[str, Any]:
-    groups = config.resources("compute", "AWS::AutoScaling::AutoScalingGroup")
-    return next(group for group_id, group in groups.items() if group_id.startswith(f"{fleet.capitalize()}FleetGroup"))
-
-
-KINDS = {
-    "LaunchTemplate": "AWS::EC2::LaunchTemplate",
-    "GroupASG": "AWS::AutoScaling::AutoScalingGroup",
-    "Role": "AWS::IAM::Role",
-    "RoleDefaultPolicy": "AWS::IAM::Policy",
-    "Logs": "AWS::Logs::LogGroup",
-}
-
-
-def _logical_id(config: Synthesized, fleet: str, kind: str) -> str:
-    return next(
-        logical_id
-        for logical_id in config.resources("compute", KINDS[kind])
-        if logical_id.startswith(f"{fleet.capitalize()}Fleet{kind}")
-    )
-
-
 def _init(config: Synthesized, fleet: str) -> dict[str, Any]:
-    init: dict[str, Any] = _group(config, fleet)["Metadata"]["AWS::CloudFormation::Init"]
+    init: dict[str, Any] = config.fleet_resource(fleet, "GroupASG")["Metadata"]["AWS::CloudFormation::Init"]
     return init
 
 
 def _file(config: Synthesized, fleet: str, path: str) -> str:
-    """A file cfn-init writes, with each reference shown as a marker such as ``<Fn::ImportValue:...>``."""
+    """A file cfn-init writes, with each reference shown as a marker such as ``<Fn::GetStackOutput:...>``."""
     content = _init(config, fleet)["install"]["files"][path]["content"]
     return str(evaluate(content, markers))
 
 
 def _env(config: Synthesized, fleet: Service) -> dict[str, str]:
-    text = _file(config, fleet, f"/etc/scaledref/{SERVICES[fleet].env_file}")
-    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
-    return dict(line.split("=", 1) for line in lines)
-
-
-def _statements(config: Synthesized, fleet: str) -> list[dict[str, Any]]:
-    role = _logical_id(config, fleet, "Role")
-    return [
-        statement
-        for policy in config.resources("compute", "AWS::IAM::Policy").values()
-        if {"Ref": role} in policy["Properties"]["Roles"]
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-    ]
-
-
-def _actions(statement: dict[str, Any]) -> list[str]:
-    action = statement["Action"]
-    return [action] if isinstance(action, str) else list(action)
+    return parse_env_file(_file(config, fleet, f"/etc/scaledref/{SERVICES[fleet].env_file}"))
 
 
 def test_every_group_boots_with_cfn_init_and_reports_with_cfn_signal(config: Synthesized) -> None:
     for fleet in FLEETS:
-        group = _group(config, fleet)
+        group = config.fleet_resource(fleet, "GroupASG")
         init = _init(config, fleet)
         assert init["configSets"] == {"install": ["install"], "verify": ["verify"]}
-        user_data = json.dumps(config.templates["compute"]["Resources"][_logical_id(config, fleet, "LaunchTemplate")])
-        group_id = _logical_id(config, fleet, "GroupASG")
+        user_data = json.dumps(config.fleet_resource(fleet, "LaunchTemplate"))
+        group_id = config.fleet_id(fleet, "GroupASG")
         assert "/opt/aws/bin/cfn-init -v --region " in user_data
         assert f"--resource {group_id} -c install,verify" in user_data
         assert "/opt/aws/bin/cfn-signal -e $?" in user_data
@@ -139,9 +101,9 @@ def test_every_group_boots_with_cfn_init_and_reports_with_cfn_signal(config: Syn
         assert rolling["MaxBatchSize"] == 1
         assert rolling["MinInstancesInService"] == min(minimum, int(group["Properties"]["MaxSize"]) - 1)
         assert group["Properties"]["HealthCheckGracePeriod"] >= SIGNAL_TIMEOUT.to_seconds()
-        assert set(group["DependsOn"]) >= {_logical_id(config, fleet, "RoleDefaultPolicy")}, "grants before boot"
-    assert _group(config, "web")["Properties"]["HealthCheckType"] == "ELB"
-    assert _group(config, "worker")["Properties"]["HealthCheckType"] == "EC2"
+        assert set(group["DependsOn"]) >= {config.fleet_id(fleet, "RoleDefaultPolicy")}, "grants before boot"
+    assert config.fleet_resource("web", "GroupASG")["Properties"]["HealthCheckType"] == "ELB"
+    assert config.fleet_resource("worker", "GroupASG")["Properties"]["HealthCheckType"] == "EC2"
 
 
 def test_the_code_comes_from_exactly_the_two_assets_read_with_the_instance_role(config: Synthesized) -> None:
@@ -152,9 +114,9 @@ def test_the_code_comes_from_exactly_the_two_assets_read_with_the_instance_role(
         assert set(sources) == {"/opt/scaledref/app/services", "/opt/scaledref/app/requirements"}
         assert {url.rsplit("/", 1)[1] for url in sources.values()} == keys
         assert sources["/opt/scaledref/app/services"].endswith(code.services.s3_object_key)
-        auth = _group(config, fleet)["Metadata"]["AWS::CloudFormation::Authentication"]["CodeAssets"]
+        auth = config.fleet_resource(fleet, "GroupASG")["Metadata"]["AWS::CloudFormation::Authentication"]["CodeAssets"]
         assert auth["type"] == "S3"
-        assert auth["roleName"] == {"Ref": _logical_id(config, fleet, "Role")}
+        assert auth["roleName"] == {"Ref": config.fleet_id(fleet, "Role")}
         assert all("cdk-hnb659fds-assets" in json.dumps(bucket) for bucket in auth["buckets"])
 
 
@@ -165,19 +127,20 @@ def test_each_service_is_configured_for_this_deployment(config: Synthesized) -> 
         "aurora-postgresql": ("postgresql+psycopg", "sslmode=require"),
         "aurora-mysql": ("mysql+pymysql", "ssl_check_hostname=false"),
     }[settings.database.engine]
+    # Markers of the outputs read from the data and messaging stacks (``<Fn::GetStackOutput:Stack:Output>``).
+    data, messaging = (f"<Fn::GetStackOutput:ScaledRef-{settings.stage}-{part}:[^>]*" for part in ("Data", "Messaging"))
     for env in (web, worker):
         assert re.fullmatch(
-            rf"{re.escape(scheme)}://<Fn::ImportValue:[^>]*DatabaseCluster[^>]*EndpointAddress[^>]*>:"
-            rf"<Fn::ImportValue:[^>]*DatabaseCluster[^>]*EndpointPort[^>]*>/app\?{re.escape(tls)}",
+            rf"{re.escape(scheme)}://{data}DatabaseCluster[^>]*EndpointAddress[^>]*>:"
+            rf"{data}DatabaseCluster[^>]*EndpointPort[^>]*>/app\?{re.escape(tls)}",
             env["DATABASE_URL"],
         ), env["DATABASE_URL"]
-        assert re.fullmatch(r"<Fn::ImportValue:[^>]*MasterUserSecretSecretArn[^>]*>", env["DATABASE_SECRET_ARN"])
+        assert re.fullmatch(rf"{data}MasterUserSecretSecretArn[^>]*>", env["DATABASE_SECRET_ARN"])
         assert re.fullmatch(
-            r"rediss://<Fn::ImportValue:[^>]*PrimaryEndPointAddress[^>]*>:<Fn::ImportValue:[^>]*PrimaryEndPointPort[^>]*>/0",
-            env["REDIS_URL"],
+            rf"rediss://{data}PrimaryEndPointAddress[^>]*>:{data}PrimaryEndPointPort[^>]*>/0", env["REDIS_URL"]
         )
-        assert re.fullmatch(r"<Fn::ImportValue:[^>]*CacheAuthToken[^>]*>", env["REDIS_AUTH_SECRET_ARN"])
-        assert re.fullmatch(r"<Fn::ImportValue:[^>]*JobQueueJobs[^>]*>", env["QUEUE_URL"])
+        assert re.fullmatch(rf"{data}CacheAuthToken[^>]*>", env["REDIS_AUTH_SECRET_ARN"])
+        assert re.fullmatch(rf"{messaging}JobQueueJobs[^>]*>", env["QUEUE_URL"])
         assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "<Ref:AWS::Region>"
         assert env["LOG_JSON"] == "true"
     compute = config.deployment.compute
@@ -193,7 +156,7 @@ def test_each_service_is_configured_for_this_deployment(config: Synthesized) -> 
 def test_the_worker_drains_within_the_lifecycle_hook_and_systemd_waits_for_it(config: Synthesized) -> None:
     hook = next(iter(config.resources("compute", "AWS::AutoScaling::LifecycleHook").values()))["Properties"]
     unit = _file(config, "worker", "/etc/systemd/system/scaledref-worker.service")
-    stop_timeout = int(re.search(r"^TimeoutStopSec=(\d+)$", unit, re.MULTILINE).group(1))  # type: ignore[union-attr]
+    (stop_timeout,) = map(int, parse_unit(unit)["TimeoutStopSec"])
     drain = int(_env(config, "worker")["WORKER_DRAIN_SECONDS"])
     assert hook["HeartbeatTimeout"] == stop_timeout == config.deployment.settings.worker.drain_timeout_seconds
     assert drain == stop_timeout - DRAIN_MARGIN_SECONDS > 0
@@ -252,24 +215,22 @@ def test_no_secret_value_is_in_any_template_or_user_data(config: Synthesized) ->
         assert "@" not in env["DATABASE_URL"], "no credentials in URLs"
         assert "@" not in env["REDIS_URL"], "no credentials in URLs"
         user_data = json.dumps(
-            config.templates["compute"]["Resources"][_logical_id(config, fleet, "LaunchTemplate")]["Properties"][
-                "LaunchTemplateData"
-            ]["UserData"]
+            config.fleet_resource(fleet, "LaunchTemplate")["Properties"]["LaunchTemplateData"]["UserData"]
         )
         assert "secretsmanager" not in user_data.lower()
-        assert "ImportValue" not in user_data
+        assert "GetStackOutput" not in user_data
 
 
 def test_each_role_has_exactly_the_permissions_its_fleet_uses(config: Synthesized) -> None:
     for fleet in FLEETS:
-        statements = _statements(config, fleet)
-        actions = {action for statement in statements for action in _actions(statement)}
+        statements = config.role_statements(fleet)
+        actions = {action for statement in statements for action in listed(statement["Action"])}
         assert actions == ROLE_ACTIONS[fleet], fleet
         assert not [action for action in actions if "*" in action]
         for statement in statements:
-            if statement["Resource"] == "*":
-                assert set(_actions(statement)) <= UNSCOPED_ACTIONS, statement
-        metrics = [statement for statement in statements if "cloudwatch:PutMetricData" in _actions(statement)]
+            if "*" in listed(statement["Resource"]):
+                assert set(listed(statement["Action"])) <= UNSCOPED_ACTIONS, statement
+        metrics = [statement for statement in statements if "cloudwatch:PutMetricData" in listed(statement["Action"])]
         assert [statement["Condition"] for statement in metrics] == [
             {"StringEquals": {"cloudwatch:namespace": metrics_namespace(config.deployment.settings.stage)}}
         ]
@@ -279,12 +240,12 @@ def test_secrets_are_readable_only_by_their_arns(config: Synthesized) -> None:
     for fleet in FLEETS:
         reads = [
             statement
-            for statement in _statements(config, fleet)
-            if "secretsmanager:GetSecretValue" in _actions(statement)
+            for statement in config.role_statements(fleet)
+            if "secretsmanager:GetSecretValue" in listed(statement["Action"])
         ]
-        resources = sorted(json.dumps(statement["Resource"]) for statement in reads)
+        resources = [json.dumps(resource) for statement in reads for resource in listed(statement["Resource"])]
         assert len(resources) == 2
-        assert "MasterUserSecretSecretArn" in resources[0] or "MasterUserSecretSecretArn" in resources[1]
+        assert any("MasterUserSecretSecretArn" in resource for resource in resources)
         assert any("CacheAuthToken" in resource for resource in resources)
         assert not any("*" in resource for resource in resources)
 
@@ -296,7 +257,7 @@ def test_the_agent_ships_each_services_log_and_the_metrics_the_dashboard_shows(c
         spec = SERVICES[fleet]
         agent = json.loads(_file(config, fleet, "/opt/aws/amazon-cloudwatch-agent/etc/scaledref.json"))
         files = agent["logs"]["logs_collected"]["files"]["collect_list"]
-        log_group = f"<Ref:{_logical_id(config, fleet, 'Logs')}>"
+        log_group = f"<Ref:{config.fleet_id(fleet, 'Logs')}>"
         assert {item["file_path"] for item in files} >= {spec.log_path, "/var/log/cfn-init.log"}
         assert {item["log_group_name"] for item in files} == {log_group}
         prometheus = agent["logs"]["metrics_collected"]["prometheus"]

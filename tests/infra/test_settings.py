@@ -137,6 +137,7 @@ def test_unrelated_context_keys_are_left_alone() -> None:
 def test_every_key_has_a_default_for_both_stages() -> None:
     dev, prod = context_keys("dev"), context_keys("prod")
     assert dev.keys() == prod.keys()
+    assert (dev["stage"], prod["stage"]) == ("dev", "prod")
     assert {"stage", "auroraEngine", "webMinCapacity", "queueMaxReceiveCount", "precomputeCron"} <= dev.keys()
     assert dev["queueMaxReceiveCount"] == QUEUE.max_receive_count
     assert dev["precomputeCron"] == PRECOMPUTE.cron
