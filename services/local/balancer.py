@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
 import httpx
 import structlog
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from services.api.errors import error_response
+from services.api.limits import BodyLimitMiddleware
 from services.api.peer_client import PeerClient, PeerConnectionError, PeerUnreachableError
 
 log = structlog.get_logger(__name__)
@@ -70,11 +73,6 @@ class Pool:
     backends: dict[str, Backend] = field(default_factory=dict)
     _turn: itertools.count[int] = field(default_factory=itertools.count)
 
-    def set(self, backends: Iterable[Backend]) -> None:
-        """Replace the members, keeping the state of those that stay."""
-        wanted = {b.id: b for b in backends}
-        self.backends = {i: self.backends.get(i, b) for i, b in wanted.items()}
-
     def healthy(self) -> list[Backend]:
         """The members that passed their last health check, in id order."""
         return [b for _, b in sorted(self.backends.items()) if b.healthy]
@@ -90,10 +88,6 @@ class Pool:
         fewest = min(b.outstanding for b in candidates)
         tied = [b for b in candidates if b.outstanding == fewest]
         return tied[turn % len(tied)]
-
-
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
 class Balancer:
@@ -148,8 +142,6 @@ class Balancer:
     async def proxy(self, request: Request) -> Response:
         """Send ``request`` to a healthy backend and return its response."""
         body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            return _error(413, "payload_too_large", f"request bodies are limited to {MAX_BODY_BYTES} bytes")
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP]
         headers.append(("x-forwarded-for", request.client.host if request.client else "unknown"))
         path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
@@ -160,7 +152,7 @@ class Balancer:
         for _ in range(2):
             backend = self.pool.choose(tried)
             if backend is None:
-                return _error(503, "no_healthy_nodes", "no healthy web node to serve the request")
+                return error_response(503, "no_healthy_nodes", "no healthy web node to serve the request")
             tried |= {backend.id}
             backend.outstanding += 1
             try:
@@ -172,7 +164,7 @@ class Balancer:
                 continue
             except (PeerConnectionError, TimeoutError) as error:
                 log.warning("backend failed", backend=backend.id, error=str(error) or type(error).__name__)
-                return _error(502, "bad_gateway", f"node {backend.id} failed: {str(error) or 'timed out'}")
+                return error_response(502, "bad_gateway", f"node {backend.id} failed: {str(error) or 'timed out'}")
             finally:
                 backend.outstanding -= 1
             backend.served += 1
@@ -183,10 +175,16 @@ class Balancer:
             }
             out_headers["x-served-by-node"] = backend.id
             return Response(upstream.body, status_code=upstream.status, headers=out_headers)
-        return _error(502, "bad_gateway", "every node tried refused the connection")
+        return error_response(502, "bad_gateway", "every node tried refused the connection")
 
 
 def create_app(balancer: Balancer, admin_routes: Sequence[BaseRoute] = ()) -> Starlette:
-    """The balancer as an ASGI app: ``admin_routes`` first (the ``/_cluster`` API), then the proxy."""
+    """The balancer as an ASGI app: ``admin_routes`` first (the ``/_cluster`` API), then the proxy.
+
+    Request bodies over :data:`MAX_BODY_BYTES` are refused with 413 before they are buffered.
+    """
     every_method = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-    return Starlette(routes=[*admin_routes, Route("/{path:path}", balancer.proxy, methods=every_method)])
+    return Starlette(
+        routes=[*admin_routes, Route("/{path:path}", balancer.proxy, methods=every_method)],
+        middleware=[Middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)],
+    )

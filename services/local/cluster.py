@@ -30,7 +30,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from services.db import DatabaseURLError, make_engine, normalise_url
+from services.api.errors import error_response
+from services.db import DatabaseURLError, make_engine
 from services.local.balancer import Backend, Balancer, Pool, Strategy, create_app
 from services.local.processes import ChildSpec, Supervisor
 from services.local.queues import Queues, create_queues
@@ -88,15 +89,15 @@ class LocalSystem:
 
     def __init__(self, options: Options, *, report: Callable[[str], None]) -> None:
         self.options = options
-        self._report = report
         self.supervisor = Supervisor(report=report)
         self.pool = Pool(strategy=options.strategy)
         self.balancer = Balancer(self.pool)
         self._server: uvicorn.Server | None = None
-        self._tasks: list[asyncio.Task[Any]] = []
+        self._serving: asyncio.Task[None] | None = None
+        self._health: asyncio.Task[None] | None = None
         self._node_numbers = count(1)
         self._worker_numbers = count(1)
-        self._lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # adding or removing a node changes the pool and the peers file together
         self.queues: Queues | None = None
         self._sqs: SQSClient | None = None
         self._queue_endpoint = ""
@@ -148,27 +149,29 @@ class LocalSystem:
         from services.jobs import JobStore
 
         try:
-            normalise_url(self.database_url)
             engine = make_engine(self.database_url)
-            with engine.connect() as conn:
-                conn.execute(sa.text("SELECT 1"))
         except DatabaseURLError as error:
             raise StartupError(str(error)) from None
+        try:
+            with engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
         except sa.exc.SQLAlchemyError as error:
-            shown = sa.make_url(self.database_url).render_as_string(hide_password=True)
+            engine.dispose()
+            shown = engine.url.render_as_string(hide_password=True)
             cause = getattr(error, "orig", None) or error
             raise StartupError(f"database {shown} is not reachable: {cause}".splitlines()[0]) from None
-        JobStore(engine).close()
-        ItemStore(engine)
-        engine.dispose()
+        try:
+            JobStore(engine).close()
+            ItemStore(engine)
+        finally:
+            engine.dispose()
 
     def _check_redis(self) -> None:
         if not self.options.redis_url:
             return
         try:
-            client = redis.Redis.from_url(self.options.redis_url, socket_connect_timeout=2)
-            client.ping()
-            client.close()
+            with redis.Redis.from_url(self.options.redis_url, socket_connect_timeout=2) as client:
+                client.ping()
         except (redis.RedisError, ValueError) as error:
             raise StartupError(f"Redis at {self.options.redis_url} is not reachable: {error}") from None
 
@@ -211,13 +214,16 @@ class LocalSystem:
             log_level="warning",
             lifespan="off",
             access_log=False,
+            # Like the ALB (60 s idle), keep connections longer than clients do (httpx: 5 s), so a
+            # client never sends on a connection the balancer is closing at that moment.
+            timeout_keep_alive=60,
         )
         self._server = uvicorn.Server(config)
         self._server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
-        self._tasks.append(asyncio.create_task(self._server.serve(), name="balancer"))
-        self._tasks.append(asyncio.create_task(self.balancer.health_loop(), name="health"))
+        self._serving = asyncio.create_task(self._server.serve(), name="balancer")
+        self._health = asyncio.create_task(self.balancer.health_loop(), name="health")
         while not self._server.started:
-            if self._tasks[0].done():
+            if self._serving.done():
                 raise StartupError(f"the balancer could not listen on port {self.options.port}")
             await asyncio.sleep(0.05)
 
@@ -240,11 +246,10 @@ class LocalSystem:
         """Stop taking requests, then stop every child (web nodes, workers, scheduler, queue)."""
         if self._server is not None:
             self._server.should_exit = True
-        for task in self._tasks:
-            if task.get_name() == "health":
-                task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._health is not None:
+            self._health.cancel()
+        tasks = [task for task in (self._serving, self._health) if task is not None]
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self.supervisor.stop_all(STOP_ORDER)
         await self.balancer.close()
 
@@ -282,7 +287,7 @@ class LocalSystem:
         temporary.replace(self.peers_file)  # a reader sees the old list or the new one, never half
 
     def _members(self) -> list[str]:
-        return [b.url.removeprefix("http://") for b in self.pool.backends.values()]
+        return [b.address for b in self.pool.backends.values()]
 
     async def add_node(self) -> Backend:
         """Start one more web node; every node's ring picks it up at its next refresh."""
@@ -290,7 +295,7 @@ class LocalSystem:
             node_id = f"node-{next(self._node_numbers)}"
             port = free_port()
             backend = Backend(id=node_id, url=f"http://127.0.0.1:{port}")
-            self._write_peers([*self._members(), f"127.0.0.1:{port}"])
+            self._write_peers([*self._members(), backend.address])
             spec = self._spec(
                 node_id,
                 "node",
@@ -307,10 +312,15 @@ class LocalSystem:
             return backend
 
     async def remove_node(self, node_id: str) -> None:
-        """Take a web node out of the balancer and the ring, then stop it. KeyError if unknown."""
+        """Take a web node out of the balancer and the ring, then stop it.
+
+        Raises KeyError if unknown, ValueError if it is the last one.
+        """
         async with self._lock:
-            if node_id not in self.pool.backends or len(self.pool.backends) == 1:
+            if node_id not in self.pool.backends:
                 raise KeyError(node_id)
+            if len(self.pool.backends) == 1:
+                raise ValueError(f"{node_id} is the last web node; add another before removing it")
             self.pool.backends.pop(node_id)
             self._write_peers(self._members())
         await self.supervisor.stop(node_id)
@@ -351,16 +361,16 @@ class LocalSystem:
     def cluster(self) -> dict[str, Any]:
         """The state ``GET /_cluster`` returns."""
         children = self.supervisor.children
-        nodes = [
+        nodes = [  # in the order they were added
             {
                 "id": b.id,
                 "url": b.url,
-                "member": b.url.removeprefix("http://"),
+                "member": b.address,
                 "pid": children[b.id].pid if b.id in children else None,
                 "healthy": b.healthy,
                 "served": b.served,
             }
-            for _, b in sorted(self.pool.backends.items(), key=lambda item: int(item[0].split("-")[1]))
+            for b in self.pool.backends.values()
         ]
         workers = [
             {"id": i, "pid": c.pid, "alive": c.alive, "restarts": c.restarts}
@@ -371,19 +381,19 @@ class LocalSystem:
 
     def queue_depths(self) -> dict[str, Any]:
         """The job queue's and the DLQ's URLs and approximate message counts."""
-        assert self.queues is not None
+        sqs, queues = self._sqs, self.queues
+        assert sqs is not None
+        assert queues is not None
 
         def depth(url: str) -> int:
-            attributes = self._sqs.get_queue_attributes(  # type: ignore[union-attr]
-                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
-            )["Attributes"]
-            return int(attributes["ApproximateNumberOfMessages"])
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+            return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
 
         return {
-            "url": self.queues.jobs,
-            "dead_letter_url": self.queues.dead_letters,
-            "messages": depth(self.queues.jobs),
-            "dead_letters": depth(self.queues.dead_letters),
+            "url": queues.jobs,
+            "dead_letter_url": queues.dead_letters,
+            "messages": depth(queues.jobs),
+            "dead_letters": depth(queues.dead_letters),
         }
 
     async def _cluster_view(self, _request: Request) -> Response:
@@ -400,7 +410,9 @@ class LocalSystem:
         try:
             await self.remove_node(node_id)
         except KeyError:
-            return _not_found(f"no web node {node_id!r} (the last node cannot be removed)")
+            return error_response(404, "not_found", f"no web node {node_id!r}")
+        except ValueError as error:
+            return error_response(409, "conflict", str(error))
         return Response(status_code=204)
 
     async def _add_worker_route(self, _request: Request) -> Response:
@@ -411,9 +423,5 @@ class LocalSystem:
         try:
             await self.remove_worker(worker_id)
         except KeyError:
-            return _not_found(f"no worker {worker_id!r}")
+            return error_response(404, "not_found", f"no worker {worker_id!r}")
         return Response(status_code=204)
-
-
-def _not_found(message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": "not_found", "message": message}}, status_code=404)

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from services.local.cluster import LocalSystem, Options, StartupError
-from services.local.scenario import ScenarioConfig, ScenarioResult, run_scenario
+from services.local.scenario import HIT_TIERS, ScenarioConfig, ScenarioResult, run_scenario
 
 CHART = Path("results/demo.png")
 
@@ -30,13 +30,12 @@ def summary(result: ScenarioResult, items: int) -> Table:
     table.add_column("measured", justify="right")
     table.add_column("expected")
     n = len(result.nodes_before)
-    kept = result.first_reads_warm / result.first_reads_after_scale_out if result.first_reads_after_scale_out else 0.0
     rows = [
         ("1 reads served from a cache", _pct(result.hit_rate_warm), "most"),
         (f"2 {n} -> {n + 1} nodes: keys moved", _pct(result.moved_total / items), f"~1/{n + 1} = {_pct(1 / (n + 1))}"),
         ("  ... between old nodes", str(result.moved_between_old_nodes), "0: all to the new node"),
         ("  ... with hash % n instead", _pct(result.moved_modulo / items), f"~{n}/{n + 1} = {_pct(n / (n + 1))}"),
-        ("  warm keys still cached", _pct(kept), f"~{_pct(1 - result.moved_total / items)}"),
+        ("  warm keys still cached", _pct(result.warm_keys_kept), f"~{_pct(1 - result.moved_total / items)}"),
         ("  hit rate after scale-out", _pct(result.hit_rate_after_scale_out), "a dip"),
         ("  hit rate, new node warm", _pct(result.hit_rate_recovered), "recovered"),
         (
@@ -68,16 +67,15 @@ def draw_chart(result: ScenarioResult, items: int, path: Path, bin_seconds: floa
         requests[slot] += 1
         if sample.cache is not None:
             reads[slot] += 1
-            hits[slot] += sample.cache in ("local", "redis")
+            hits[slot] += sample.cache in HIT_TIERS
     slots = range(max(requests) + 1) if requests else range(0)
     times = [s * bin_seconds for s in slots]
     figure, (rate_axis, hit_axis) = plt.subplots(2, 1, figsize=(10, 5.5), sharex=True)
     rate_axis.plot(times, [requests[s] / bin_seconds for s in slots], color="#2f6db5")
     rate_axis.set_ylabel("requests/s")
+    read_slots = [s for s in slots if reads[s]]
     hit_axis.plot(
-        [t for t, s in zip(times, slots, strict=True) if reads[s]],
-        [hits[s] / reads[s] * 100 for s in slots if reads[s]],
-        color="#5a8f3c",
+        [s * bin_seconds for s in read_slots], [hits[s] / reads[s] * 100 for s in read_slots], color="#5a8f3c"
     )
     if result.scale_out_at:
         modulo_kept = (1 - result.moved_modulo / items) * 100
@@ -133,7 +131,7 @@ async def run_demo(options: Options, config: ScenarioConfig | None = None) -> in
             console=console,
         ) as progress:
 
-            def advance(phase: str, done: int, total: int, _detail: str) -> None:
+            def advance(phase: str, done: int, total: int) -> None:
                 if phase not in tasks:
                     tasks[phase] = progress.add_task(phase, total=total)
                 progress.update(tasks[phase], completed=done, total=total)

@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 Report = Callable[[str], None]
@@ -28,7 +28,6 @@ class ChildSpec:
     argv: list[str]
     env: dict[str, str]
     log_path: Path
-    url: str | None = None  # where it serves HTTP, if it does
 
 
 @dataclass(slots=True)
@@ -39,7 +38,6 @@ class Child:
     process: asyncio.subprocess.Process | None = None
     restarts: int = 0
     stopping: bool = False
-    exited: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def pid(self) -> int | None:
@@ -86,14 +84,12 @@ class Supervisor:
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,
             )
-        child.exited.clear()
 
     async def _watch(self, child: Child) -> None:
         backoff = 0.5
         while True:
             assert child.process is not None
             code = await child.process.wait()
-            child.exited.set()
             if child.stopping:
                 return
             child.restarts += 1

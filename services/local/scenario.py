@@ -20,15 +20,18 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, NamedTuple
 
 import httpx
 
 from services.routing import HashRing
 from services.routing.hashing import to_bytes, xxh3_64
 
-Progress = Callable[[str, int, int, str], None]
-"""``progress(phase, done, total, detail)``: called as the scenario advances."""
+HIT_TIERS: Final = frozenset({"local", "redis"})
+"""The ``cache`` values of an item read that count as a cache hit (the owner's memory, Redis)."""
+
+Progress = Callable[[str, int, int], None]
+"""``progress(phase, done, total)``: called as the scenario advances."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,34 +60,35 @@ class Sample:
     cache: str | None  # "local" | "redis" | "db" for item reads
 
 
+class Answer(NamedTuple):
+    """A response's status and its JSON body (empty if it had none), parsed once."""
+
+    status: int
+    body: dict[str, Any]
+
+
 @dataclass(slots=True)
 class ScenarioResult:
     """Everything the scenario measured."""
 
     nodes_before: list[str] = field(default_factory=list)
-    nodes_after: list[str] = field(default_factory=list)
     new_node: str = ""
     items_written: int = 0
     moved_ring: dict[str, int] = field(default_factory=dict)  # new owner -> keys that moved to it
-    moved_between_old_nodes: int = 0
     moved_modulo: int = 0
-    owners_checked: int = 0
-    owner_mismatches: int = 0
+    owner_mismatches: int = 0  # of the items written, keys whose reported owner differs from the client's ring
     hit_rate_warm: float = 0.0
-    first_reads_after_scale_out: int = 0  # distinct keys read right after the change
+    first_reads_after_scale_out: int = 0  # distinct warm keys read right after the change
     first_reads_warm: int = 0  # ... whose first read was still a cache hit
     hit_rate_after_scale_out: float = 0.0
     hit_rate_recovered: float = 0.0
-    tiers_warm: dict[str, int] = field(default_factory=dict)
     jobs_submitted: int = 0
-    jobs_succeeded: int = 0
     jobs_retried: int = 0
     job_statuses: dict[str, int] = field(default_factory=dict)
     killed_worker: str = ""
     poison_status: str = ""
     poison_error: str = ""
     poison_dead_lettered: bool = False
-    server_errors: int = 0
     scale_out_at: float = 0.0
     kill_at: float = 0.0
     samples: list[Sample] = field(default_factory=list)
@@ -93,6 +97,26 @@ class ScenarioResult:
     def moved_total(self) -> int:
         """Keys whose owner changed on scale-out."""
         return sum(self.moved_ring.values())
+
+    @property
+    def moved_between_old_nodes(self) -> int:
+        """Keys that moved on scale-out to a node other than the new one (0 for a consistent ring)."""
+        return self.moved_total - self.moved_ring.get(self.new_node, 0)
+
+    @property
+    def warm_keys_kept(self) -> float:
+        """The share of warm keys whose first read after scale-out was still a cache hit."""
+        return self.first_reads_warm / self.first_reads_after_scale_out if self.first_reads_after_scale_out else 0.0
+
+    @property
+    def jobs_succeeded(self) -> int:
+        """Jobs of the batch that ended ``succeeded``."""
+        return self.job_statuses.get("succeeded", 0)
+
+    @property
+    def server_errors(self) -> int:
+        """Answers with a 5xx status."""
+        return sum(1 for sample in self.samples if sample.status >= 500)
 
 
 def zipf_keys(count: int, population: int, s: float, rng: random.Random) -> list[str]:
@@ -122,28 +146,26 @@ class Scenario:
     def _now(self) -> float:
         return time.monotonic() - self._started
 
-    async def _request(self, phase: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def _request(self, phase: str, method: str, path: str, **kwargs: Any) -> Answer:
+        """Send one request through the balancer and record it as a :class:`Sample`."""
         response = await self._client.request(method, path, **kwargs)
-        cache = None
-        if phase.startswith("read") and response.status_code == 200:
-            cache = response.json().get("cache")
-        self.result.samples.append(Sample(self._now(), phase, response.status_code, cache))
-        if response.status_code >= 500:
-            self.result.server_errors += 1
-        return response
+        is_json = response.headers.get("content-type", "").startswith("application/json")
+        answer = Answer(response.status_code, response.json() if is_json else {})
+        self.result.samples.append(Sample(self._now(), phase, answer.status, answer.body.get("cache")))
+        return answer
 
-    async def _many(self, phase: str, calls: list[tuple[str, str, dict[str, Any]]]) -> list[httpx.Response]:
+    async def _many(self, phase: str, calls: list[tuple[str, str, dict[str, Any]]]) -> list[Answer]:
         done = 0
         semaphore = asyncio.Semaphore(self.config.concurrency)
 
-        async def one(method: str, path: str, kwargs: dict[str, Any]) -> httpx.Response:
+        async def one(method: str, path: str, kwargs: dict[str, Any]) -> Answer:
             nonlocal done
             async with semaphore:
-                response = await self._request(phase, method, path, **kwargs)
+                answer = await self._request(phase, method, path, **kwargs)
             done += 1
             if done % 50 == 0 or done == len(calls):
-                self.progress(phase, done, len(calls), "")
-            return response
+                self.progress(phase, done, len(calls))
+            return answer
 
         return await asyncio.gather(*(one(m, p, k) for m, p, k in calls))
 
@@ -153,11 +175,6 @@ class Scenario:
         response.raise_for_status()
         result: dict[str, Any] = response.json()
         return result
-
-    async def _members(self) -> list[str]:
-        response = await self._client.get("/ring")
-        response.raise_for_status()
-        return list(response.json()["members"])
 
     async def _rings_agree(self, members: int, timeout: float) -> list[str]:
         """Wait until every node reports a ring of ``members`` members; return them."""
@@ -184,15 +201,15 @@ class Scenario:
             ("PUT", f"/items/item-{i}", {"json": {"value": {"n": i, "text": f"value {i}"}}})
             for i in range(self.config.items)
         ]
-        responses = await self._many("write", calls)
-        self.result.items_written = sum(1 for r in responses if r.status_code in (200, 201))
-        return {r.json()["key"]: r.json()["owner"] for r in responses if r.status_code in (200, 201)}
+        owners = {a.body["key"]: a.body["owner"] for a in await self._many("write", calls) if a.status in (200, 201)}
+        self.result.items_written = len(owners)
+        return owners
 
     async def read(self, phase: str, count: int) -> tuple[Counter[str], dict[str, str]]:
         """GET ``count`` Zipf-distributed keys; return the reads per cache tier and each key's first tier."""
         keys = zipf_keys(count, self.config.items, self.config.zipf_s, self._rng)
-        responses = await self._many(phase, [("GET", f"/items/{k}", {}) for k in keys])
-        tiers = [r.json().get("cache", "error") if r.status_code == 200 else "error" for r in responses]
+        answers = await self._many(phase, [("GET", f"/items/{k}", {}) for k in keys])
+        tiers = [a.body["cache"] if a.status == 200 else "error" for a in answers]
         first: dict[str, str] = {}
         for key, tier in zip(keys, tiers, strict=True):
             first.setdefault(key, tier)
@@ -207,22 +224,14 @@ class Scenario:
         added = (await self._client.post("/_cluster/nodes")).json()
         await self._wait_healthy(added["id"])
         after = await self._rings_agree(len(before) + 1, self.config.settle_seconds)
-        result.nodes_after = after
         result.new_node = next(m for m in after if m not in before)
         ring_before, ring_after = HashRing(before), HashRing(after)
         keys = [f"item-{i}" for i in range(self.config.items)]
-        moved: Counter[str] = Counter()
-        for key in keys:
-            old, new = ring_before.node_for(key), ring_after.node_for(key)
-            if old != new:
-                moved[new] += 1
-                if new != result.new_node:
-                    result.moved_between_old_nodes += 1
+        moved = Counter(new for key in keys if (new := ring_after.node_for(key)) != ring_before.node_for(key))
         result.moved_ring = dict(moved)
         hashes = [xxh3_64(to_bytes(k)) for k in keys]
         result.moved_modulo = sum(1 for h in hashes if before[h % len(before)] != after[h % len(after)])
         # The nodes must agree with the ring this client computes: check the owners they reported.
-        result.owners_checked = len(owners_before)
         result.owner_mismatches = sum(1 for k, owner in owners_before.items() if ring_before.node_for(k) != owner)
 
     async def _wait_healthy(self, node_id: str) -> None:
@@ -248,7 +257,7 @@ class Scenario:
             )
             for i in range(config.jobs)
         ]
-        accepted = [r.json()["id"] for r in await self._many("jobs: submit", calls) if r.status_code == 202]
+        accepted = [a.body["id"] for a in await self._many("jobs: submit", calls) if a.status == 202]
         result.jobs_submitted = len(accepted)
         await asyncio.sleep(config.job_seconds / 2)
         workers = [w for w in (await self.cluster())["workers"] if w["alive"]]
@@ -259,7 +268,6 @@ class Scenario:
             result.kill_at = self._now()
         statuses = await self._wait_jobs(accepted, "jobs: done")
         result.job_statuses = dict(Counter(s["status"] for s in statuses))
-        result.jobs_succeeded = result.job_statuses.get("succeeded", 0)
         result.jobs_retried = sum(1 for s in statuses if s["attempts"] > 1)
 
     async def _wait_jobs(self, ids: list[str], phase: str) -> list[dict[str, Any]]:
@@ -268,24 +276,24 @@ class Scenario:
         final: dict[str, dict[str, Any]] = {}
         while pending and time.monotonic() < deadline:
             for job_id in list(pending):
-                job = (await self._request(phase, "GET", f"/jobs/{job_id}")).json()
+                job = (await self._request(phase, "GET", f"/jobs/{job_id}")).body
                 if job["status"] in ("succeeded", "failed"):
                     final[job_id] = job
                     pending.discard(job_id)
-            self.progress(phase, len(final), len(ids), "")
+            self.progress(phase, len(final), len(ids))
             if pending:
                 await asyncio.sleep(0.5)
         for job_id in pending:
-            final[job_id] = (await self._client.get(f"/jobs/{job_id}")).json()
+            final[job_id] = (await self._request(phase, "GET", f"/jobs/{job_id}")).body
         return list(final.values())
 
     async def poison(self) -> None:
         """Send a job that always fails; wait until it is failed and its message is in the DLQ."""
         result = self.result
-        response = await self._request(
+        accepted = await self._request(
             "poison", "POST", "/jobs", json={"type": "fail", "payload": {"message": "poison"}}
         )
-        job = (await self._wait_jobs([response.json()["id"]], "poison"))[0]
+        job = (await self._wait_jobs([accepted.body["id"]], "poison"))[0]
         result.poison_status, result.poison_error = job["status"], job.get("error") or ""
         deadline = time.monotonic() + self.config.settle_seconds
         while time.monotonic() < deadline:
@@ -298,7 +306,7 @@ class Scenario:
 def hit_rate(tiers: Counter[str]) -> float:
     """Reads served from a cache (the owner's memory or Redis) over all reads."""
     total = sum(tiers.values())
-    return (tiers["local"] + tiers["redis"]) / total if total else 0.0
+    return sum(tiers[tier] for tier in HIT_TIERS) / total if total else 0.0
 
 
 async def run_scenario(url: str, config: ScenarioConfig, progress: Progress) -> ScenarioResult:
@@ -309,7 +317,6 @@ async def run_scenario(url: str, config: ScenarioConfig, progress: Progress) -> 
         owners = await scenario.write_items()
         await scenario.read("read: warm-up", config.reads)
         warm, warm_first = await scenario.read("read: warm", config.reads)
-        result.tiers_warm = dict(warm)
         result.hit_rate_warm = hit_rate(warm)
         await scenario.scale_out(owners)
         after, first = await scenario.read("read: after scale-out", config.reads)
@@ -317,7 +324,7 @@ async def run_scenario(url: str, config: ScenarioConfig, progress: Progress) -> 
         # Keys that were warm before the change: how many were still cached on their first read after it?
         was_warm = [key for key in first if key in warm_first]
         result.first_reads_after_scale_out = len(was_warm)
-        result.first_reads_warm = sum(1 for key in was_warm if first[key] in ("local", "redis"))
+        result.first_reads_warm = sum(1 for key in was_warm if first[key] in HIT_TIERS)
         result.hit_rate_recovered = hit_rate((await scenario.read("read: recovered", config.reads))[0])
         await scenario.jobs_with_a_crash()
         await scenario.poison()

@@ -6,6 +6,7 @@ import asyncio
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 
 import httpx
@@ -13,13 +14,18 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, Request, Response
 
-from services.local.balancer import MAX_BODY_BYTES, Backend, Balancer, Pool, create_app
+from services.local.balancer import MAX_BODY_BYTES, Backend, Balancer, Pool, Strategy, create_app
 from services.local.cluster import free_port
 
 
+def _pool(*backends: Backend, strategy: Strategy = "least-outstanding") -> Pool:
+    return Pool(strategy=strategy, backends={b.id: b for b in backends})
+
+
 def test_least_outstanding_prefers_the_idle_backend_and_skips_unhealthy_ones() -> None:
-    pool = Pool()
-    pool.set([Backend("a", "http://a", healthy=True), Backend("b", "http://b", healthy=True), Backend("c", "http://c")])
+    pool = _pool(
+        Backend("a", "http://a", healthy=True), Backend("b", "http://b", healthy=True), Backend("c", "http://c")
+    )
     pool.backends["a"].outstanding = 3
     assert {pool.choose().id for _ in range(10)} == {"b"}  # type: ignore[union-attr]
     pool.backends["a"].outstanding = 0
@@ -28,21 +34,22 @@ def test_least_outstanding_prefers_the_idle_backend_and_skips_unhealthy_ones() -
 
 
 def test_round_robin_takes_turns() -> None:
-    pool = Pool(strategy="round-robin")
-    pool.set([Backend(name, f"http://{name}", healthy=True) for name in "abc"])
+    pool = _pool(*(Backend(name, f"http://{name}", healthy=True) for name in "abc"), strategy="round-robin")
     assert [pool.choose().id for _ in range(6)] == ["a", "b", "c", "a", "b", "c"]  # type: ignore[union-attr]
 
 
-def test_replacing_members_keeps_the_state_of_those_that_stay() -> None:
-    pool = Pool()
-    pool.set([Backend("a", "http://a", healthy=True, served=7)])
-    pool.set([Backend("a", "http://a"), Backend("b", "http://b")])
-    assert pool.backends["a"].served == 7
-    assert pool.backends["a"].healthy
+_SLOW_CALLS: Counter[str] = Counter()
+"""Requests each backend's ``/slow`` received."""
 
 
 def _backend_app(name: str) -> FastAPI:
     app = FastAPI()
+
+    @app.post("/slow")
+    async def slow() -> dict[str, str]:
+        _SLOW_CALLS[name] += 1
+        await asyncio.sleep(1)
+        return {"status": "late"}
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -88,10 +95,9 @@ def backends() -> Iterator[list[Backend]]:
         thread.join(timeout=10)
 
 
-async def _with_balancer(backends: list[Backend], scenario):  # type: ignore[no-untyped-def]
-    pool = Pool()
-    pool.set(backends)
-    balancer = Balancer(pool, timeout=5)
+async def _with_balancer(backends: list[Backend], scenario, timeout: float = 5):  # type: ignore[no-untyped-def]
+    pool = _pool(*backends)
+    balancer = Balancer(pool, timeout=timeout)
     await balancer.check_health()
     transport = httpx.ASGITransport(app=create_app(balancer))
     async with httpx.AsyncClient(transport=transport, base_url="http://balancer") as client:
@@ -120,7 +126,7 @@ def test_requests_reach_both_backends_with_headers_and_bodies(backends: list[Bac
         assert served == {"one", "two"}
         too_big = await client.post("/echo/x", content=b"x" * (MAX_BODY_BYTES + 1))
         assert too_big.status_code == 413
-        assert too_big.json()["error"]["code"] == "payload_too_large"
+        assert too_big.json()["error"]["code"] == "body_too_large"
 
     asyncio.run(_with_balancer(backends, scenario))
 
@@ -131,8 +137,7 @@ def test_a_dead_backend_is_skipped_and_none_left_is_503(backends: list[Backend])
         dead = Backend("dead", f"http://127.0.0.1:{closed.getsockname()[1]}", healthy=True)
 
     async def scenario(client: httpx.AsyncClient, pool: Pool) -> None:
-        pool.backends["dead"] = dead
-        pool.backends["dead"].healthy = True  # the health check has not noticed yet
+        pool.backends["dead"] = dead  # healthy: the health check has not noticed yet
         for _ in range(4):
             response = await client.get("/echo/k")
             assert response.status_code == 200  # refused connections are retried on another node
@@ -144,3 +149,16 @@ def test_a_dead_backend_is_skipped_and_none_left_is_503(backends: list[Backend])
         assert response.json()["error"]["code"] == "no_healthy_nodes"
 
     asyncio.run(_with_balancer(backends, scenario))
+
+
+def test_a_request_that_times_out_is_502_and_not_sent_again(backends: list[Backend]) -> None:
+    _SLOW_CALLS.clear()
+
+    async def scenario(client: httpx.AsyncClient, pool: Pool) -> None:
+        response = await client.post("/slow", json={})
+        assert response.status_code == 502
+        assert response.json()["error"]["code"] == "bad_gateway"
+        assert sum(_SLOW_CALLS.values()) == 1  # it may have done its work: no second node gets it
+        assert all(b.outstanding == 0 and b.healthy for b in pool.backends.values())
+
+    asyncio.run(_with_balancer(backends, scenario, timeout=0.3))

@@ -43,8 +43,10 @@ def test_the_scheduler_fires_on_start_and_stops_when_told(sqs_client, moto_serve
     monkeypatch.setenv("SCHEDULER_FIRE_ON_START", "1")
     worker = threading.Thread(target=run, args=(SchedulerSettings(), stop))
     worker.start()
-    messages = sqs_client.receive_message(QueueUrl=url, WaitTimeSeconds=5)["Messages"]
-    stop.set()
-    worker.join(timeout=5)
+    try:
+        messages = sqs_client.receive_message(QueueUrl=url, WaitTimeSeconds=5)["Messages"]
+    finally:
+        stop.set()  # else the thread waits for the next cron firing, past the end of the test
+        worker.join(timeout=5)
     assert not worker.is_alive()
     assert json.loads(messages[0]["Body"])["type"] == "precompute"
