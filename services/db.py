@@ -41,10 +41,11 @@ class DatabaseURLError(ValueError):
     """A database URL that cannot be used; the message names the problem."""
 
 
-def normalise_url(url: str | sa.URL) -> sa.URL:
+def normalise_url(url: str | sa.URL, *, require_database: bool = True) -> sa.URL:
     """Parse ``url`` and pick this project's driver for its backend.
 
-    Raises :class:`DatabaseURLError` for unparseable URLs and unsupported backends.
+    Raises :class:`DatabaseURLError` for unparseable URLs, unsupported backends and (unless
+    ``require_database`` is false: a secret may name it later) a server URL naming no database.
     """
     try:
         parsed = sa.make_url(url)
@@ -56,7 +57,7 @@ def normalise_url(url: str | sa.URL) -> sa.URL:
         raise DatabaseURLError(
             f"database URL scheme {parsed.drivername!r} is not supported; use sqlite, postgresql or mysql"
         )
-    if backend != "sqlite" and not parsed.database:
+    if require_database and backend != "sqlite" and not parsed.database:
         raise DatabaseURLError(f"database URL {parsed.render_as_string()!r} names no database")
     return parsed.set(drivername=_DRIVERS[backend])
 

@@ -21,7 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from services.api.redis_layout import DEFAULT_PREFIX, DEFAULT_TTL_SECONDS
 from services.jobs import DEFAULT_DATABASE_URL
 from services.routing.discovery import member_name, parse_member, parse_members
-from services.settings_errors import SettingsError, read_settings
+from services.settings import DatabaseURL, LogLevel, SettingsError, read_settings
 
 __all__ = ["ApiSettings", "SettingsError", "load_settings", "primary_ipv4", "settings_table"]
 
@@ -33,7 +33,7 @@ class ApiSettings(BaseSettings):
 
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
 
-    database_url: str = Field(
+    database_url: DatabaseURL = Field(
         DEFAULT_DATABASE_URL, description="the items and jobs database (sqlite, postgresql, mysql)"
     )
     database_secret_arn: str | None = Field(
@@ -46,7 +46,7 @@ class ApiSettings(BaseSettings):
     redis_auth_secret_arn: str | None = Field(None, description="Secrets Manager secret holding the Redis AUTH token")
     queue_url: str | None = Field(None, description="SQS queue URL for jobs; unset disables POST /jobs (503)")
     job_handler_modules: str = Field("", description="extra job handler modules, comma-separated (as the worker's)")
-    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+    log_level: LogLevel = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_json: bool = Field(True, description="JSON log lines (false: readable console lines)")
 
     api_host: str = Field("127.0.0.1", description="address to bind (0.0.0.0 on an instance behind the ALB)")
@@ -113,13 +113,6 @@ class ApiSettings(BaseSettings):
         if value is not None and not (math.isfinite(value) and value >= 1):
             raise ValueError("must be a number >= 1 (or unset)")
         return value
-
-    @pydantic.field_validator("log_level")
-    @classmethod
-    def _known_level(cls, value: str) -> str:
-        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
-        return value.upper()
 
     @pydantic.model_validator(mode="after")
     def _mode_has_its_parameters(self) -> ApiSettings:

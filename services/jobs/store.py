@@ -19,7 +19,7 @@ from typing import Any, Self
 
 import sqlalchemy as sa
 
-from services.db import make_engine, migrate
+from services.db import make_engine, migrate, normalise_url
 from services.jobs.model import IdempotencyConflictError, Job, JobStatus, JobTypeStats
 from services.jobs.outbox import Outbox
 from services.jobs.schema import COMPONENT, MIGRATIONS, jobs
@@ -67,7 +67,7 @@ class JobStore:
 
         Raises ``services.db.DatabaseURLError`` for an unusable URL.
         """
-        parsed = sa.make_url(url)
+        parsed = normalise_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
         engine = make_engine(url, **engine_options)

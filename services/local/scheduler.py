@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING
 
 import structlog
 from croniter import croniter
-from pydantic import Field, ValidationError
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.jobs import sqs_client
 from services.jobs.spec import PRECOMPUTE, ScheduleSpec, scheduled_message_body
 from services.logs import configure_logging
+from services.settings import SettingsError, read_settings
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -34,7 +35,7 @@ class SchedulerSettings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
-    queue_url: str = Field(default="", validation_alias="QUEUE_URL")
+    queue_url: str = Field(validation_alias="QUEUE_URL", min_length=1)
     fire_on_start: bool = Field(default=False, validation_alias="SCHEDULER_FIRE_ON_START")
     log_json: bool = Field(default=True, validation_alias="LOG_JSON")
 
@@ -63,12 +64,9 @@ def run(settings: SchedulerSettings, stop: threading.Event, schedule: ScheduleSp
 def main() -> None:
     """Read the settings, then fire the schedule until SIGTERM or SIGINT."""
     try:
-        settings = SchedulerSettings()
-    except ValidationError as error:
-        problem = error.errors()[0]
-        sys.exit(f"scheduler: setting {problem['loc'][0]} is invalid: {problem['msg']}")
-    if not settings.queue_url:
-        sys.exit("scheduler: setting QUEUE_URL is required")
+        settings = read_settings(SchedulerSettings)
+    except SettingsError as error:
+        sys.exit(f"scheduler: {error}")
     configure_logging("scheduler", json=settings.log_json)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -15,7 +15,7 @@ from services.db import DatabaseURLError
 from services.jobs import JobStore, sqs_client
 from services.logs import configure_logging
 from services.secrets import SecretError, resolve_database_url
-from services.settings_errors import SettingsError
+from services.settings import SettingsError
 from services.worker.lifecycle import InstanceMetadata
 from services.worker.metrics import WorkerMetrics
 from services.worker.registry import load_handlers

@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from services.jobs import JobStore, sqs_client
 from services.logs import configure_logging
 from services.secrets import SecretError, resolve_database_url
-from services.settings_errors import SettingsError, read_settings
+from services.settings import SettingsError, read_settings
 from services.worker.deadletter import DeadLetterError, DeadLetterQueue, DeadMessage
 
 

@@ -12,10 +12,9 @@ import pydantic
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.db import DatabaseURLError, normalise_url
 from services.jobs import DEFAULT_DATABASE_URL
 from services.jobs.spec import QUEUE
-from services.settings_errors import SettingsError, env_names, read_settings
+from services.settings import DatabaseURL, LogLevel, SettingsError, env_names, read_settings
 from services.worker.config import WorkerConfig, default_worker_id
 
 _CONFIG_FIELDS = {field.name for field in dataclasses.fields(WorkerConfig)}
@@ -31,14 +30,14 @@ class WorkerSettings(BaseSettings):
 
     model_config = SettingsConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
-    database_url: str = _env("DATABASE_URL", DEFAULT_DATABASE_URL, "the job database")
+    database_url: DatabaseURL = _env("DATABASE_URL", DEFAULT_DATABASE_URL, "the job database")
     database_secret_arn: str | None = _env(
         "DATABASE_SECRET_ARN",
         None,
         "Secrets Manager secret (RDS format) whose username/password complete DATABASE_URL, read at start",
     )
     queue_url: str = Field(validation_alias="QUEUE_URL", min_length=1, description="the SQS job queue")
-    log_level: str = _env("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR")
+    log_level: LogLevel = _env("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR")
     log_json: bool = _env("LOG_JSON", True, "JSON lines (true) or console text (false)")
     handler_modules: str = _env("JOB_HANDLER_MODULES", "", "extra handler modules to import, comma-separated")
     worker_id: str = Field(
@@ -77,22 +76,6 @@ class WorkerSettings(BaseSettings):
     asg_name: str | None = _env("WORKER_ASG_NAME", None, "the worker's Auto Scaling group (with the hook)")
     imds_endpoint: str = _env("WORKER_IMDS_ENDPOINT", "http://169.254.169.254", "instance metadata service")
     lifecycle_poll_seconds: float = _env("WORKER_LIFECYCLE_POLL_SECONDS", 5.0, "lifecycle-state poll interval", gt=0)
-
-    @pydantic.field_validator("database_url")
-    @classmethod
-    def _usable_url(cls, value: str) -> str:
-        try:
-            normalise_url(value)
-        except DatabaseURLError as error:
-            raise ValueError(str(error)) from None
-        return value
-
-    @pydantic.field_validator("log_level")
-    @classmethod
-    def _known_level(cls, value: str) -> str:
-        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-            raise ValueError(f"must be DEBUG, INFO, WARNING or ERROR, got {value!r}")
-        return value.upper()
 
     @pydantic.field_validator("lifecycle_hook_name", "asg_name", "database_secret_arn")
     @classmethod

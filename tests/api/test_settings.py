@@ -45,6 +45,7 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
         ("API_BOUNDED_LOAD_FACTOR", "0.5", "must be a number >= 1"),
         ("API_DISCOVERY", "dns", "'static', 'asg' or 'target-group'"),
         ("LOG_LEVEL", "LOUD", "must be DEBUG, INFO, WARNING or ERROR"),
+        ("DATABASE_URL", "oracle://db/app", "scheme 'oracle' is not supported"),
     ],
 )
 def test_bad_values_name_the_variable_the_value_and_why(

@@ -57,8 +57,7 @@ from tests.infra.moto_deploy import (
     zip_directory,
 )
 from tests.infra.rehearsal import HOST_ONLY_COMMANDS, INSTALL_COMMAND, Booted, base_python, boot, rooted
-from tests.worker.conftest import wait_until
-from tests.worker.test_lifecycle import FakeImds, serve_imds
+from tests.support import FakeImds, serve_imds, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 

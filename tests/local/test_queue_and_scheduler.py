@@ -7,9 +7,12 @@ import threading
 import uuid
 from datetime import UTC, datetime
 
+import pytest
+
 from services.jobs.spec import PRECOMPUTE, QUEUE, scheduled_message_body
 from services.local.queues import create_queues
 from services.local.scheduler import SchedulerSettings, fire, run
+from services.settings import SettingsError, read_settings
 
 
 def test_queues_get_the_shared_settings_and_redrive(sqs_client) -> None:  # type: ignore[no-untyped-def]
@@ -41,7 +44,7 @@ def test_the_scheduler_fires_on_start_and_stops_when_told(sqs_client, moto_serve
     stop = threading.Event()
     monkeypatch.setenv("QUEUE_URL", url)
     monkeypatch.setenv("SCHEDULER_FIRE_ON_START", "1")
-    worker = threading.Thread(target=run, args=(SchedulerSettings(), stop))
+    worker = threading.Thread(target=run, args=(read_settings(SchedulerSettings), stop))
     worker.start()
     try:
         messages = sqs_client.receive_message(QueueUrl=url, WaitTimeSeconds=5)["Messages"]
@@ -50,3 +53,14 @@ def test_the_scheduler_fires_on_start_and_stops_when_told(sqs_client, moto_serve
         worker.join(timeout=5)
     assert not worker.is_alive()
     assert json.loads(messages[0]["Body"])["type"] == "precompute"
+
+
+def test_a_bad_scheduler_setting_is_one_line_naming_it(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("QUEUE_URL", raising=False)
+    monkeypatch.setenv("SCHEDULER_FIRE_ON_START", "maybe")
+    with pytest.raises(SettingsError) as error:
+        read_settings(SchedulerSettings)
+    assert str(error.value) == (
+        "setting QUEUE_URL is required; setting SCHEDULER_FIRE_ON_START is invalid: "
+        "Input should be a valid boolean, unable to interpret input (got 'maybe')"
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -19,6 +18,7 @@ from services.worker.config import WorkerConfig
 from services.worker.registry import load_handlers
 from services.worker.worker import Worker
 from tests.jobs.conftest import db_url, make_queues, sqlite_url  # noqa: F401 - fixtures shared with tests/jobs
+from tests.support import wait_until
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -49,18 +49,6 @@ def worker_env(**values: str) -> dict[str, str]:
     """A worker process's environment: this one's without its worker settings, plus ``values``."""
     inherited = {k: v for k, v in os.environ.items() if not k.startswith(("WORKER_", "QUEUE_URL", "DATABASE_URL"))}
     return {**inherited, "PYTHONPATH": str(ROOT), **values}
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
-    """Poll until ``predicate()`` is truthy; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout} s")
-        time.sleep(interval)
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ from services.worker.__main__ import main as worker_main
 from services.worker.config import WorkerConfig
 from services.worker.settings import load_settings
 from tests.jobs.conftest import Queues, queue_depth
-from tests.worker.conftest import ROOT, wait_until, worker_env
+from tests.support import wait_until
+from tests.worker.conftest import ROOT, worker_env
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

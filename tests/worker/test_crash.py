@@ -24,8 +24,9 @@ import sqlalchemy as sa
 from services.jobs import JobStatus, JobStore, Producer
 from services.jobs.schema import jobs as jobs_table
 from tests.jobs.conftest import Queues, queue_depth
+from tests.support import wait_until
 from tests.worker import sample_handlers
-from tests.worker.conftest import ROOT, wait_until, worker_env
+from tests.worker.conftest import ROOT, worker_env
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

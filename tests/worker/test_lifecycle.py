@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import boto3
 import pytest
@@ -20,71 +19,12 @@ from services.worker.config import WorkerConfig
 from services.worker.lifecycle import InstanceMetadata
 from services.worker.worker import Worker
 from tests.jobs.conftest import Queues
-from tests.worker.conftest import FAST, wait_until
+from tests.support import INSTANCE_ID, FakeImds, serve_imds, wait_until
+from tests.worker.conftest import FAST
 
 if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient
     from mypy_boto3_sqs import SQSClient
-
-INSTANCE_ID = "i-0123456789abcdef0"
-TOKEN = "imds-session-token"
-
-
-class FakeImds(ThreadingHTTPServer):
-    """IMDSv2: a PUT for a session token, then GETs that must carry it."""
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _ImdsHandler)
-        self.state = "InService"
-        self.unauthenticated = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _ImdsHandler(BaseHTTPRequestHandler):
-    server: FakeImds
-
-    def do_PUT(self) -> None:
-        if self.path == "/latest/api/token" and self.headers.get("X-aws-ec2-metadata-token-ttl-seconds"):
-            self._reply(200, TOKEN)
-        else:
-            self._reply(400, "")
-
-    def do_GET(self) -> None:
-        if self.headers.get("X-aws-ec2-metadata-token") != TOKEN:
-            self.server.unauthenticated += 1
-            self._reply(401, "")
-            return
-        values = {
-            "/latest/meta-data/autoscaling/target-lifecycle-state": self.server.state,
-            "/latest/meta-data/instance-id": INSTANCE_ID,
-        }
-        if self.path in values:
-            self._reply(200, values[self.path])
-        else:
-            self._reply(404, "")
-
-    def _reply(self, status: int, body: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body.encode())
-
-    def log_message(self, *_args: Any) -> None:
-        pass
-
-
-def serve_imds() -> Iterator[FakeImds]:
-    """A :class:`FakeImds` serving on loopback until the generator is closed (for fixtures)."""
-    server = FakeImds()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
 
 
 @pytest.fixture

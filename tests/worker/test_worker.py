@@ -15,8 +15,9 @@ from services.jobs.spec import PRECOMPUTE, job_message_body, scheduled_message_b
 from services.worker.callcount import AwsCallCounter, RoundTripCounter
 from services.worker.deadletter import DeadLetterQueue
 from tests.jobs.conftest import Queues, queue_depth
+from tests.support import wait_until
 from tests.worker import sample_handlers
-from tests.worker.conftest import RunWorker, wait_until
+from tests.worker.conftest import RunWorker
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

@@ -1,4 +1,6 @@
-"""One-line errors for settings read from the environment (pydantic-settings), shared by the services.
+"""Reading settings from the environment (pydantic-settings) the same way in every service.
+
+Shared setting types (:data:`DatabaseURL`, :data:`LogLevel`) check what several services read.
 
 A missing or invalid setting stops a service at start with one line naming the environment
 variable and the value it got::
@@ -13,12 +15,35 @@ error for callers that build theirs themselves.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import pydantic
 from pydantic_settings import BaseSettings
 
+from services.db import DatabaseURLError, normalise_url
+
 S = TypeVar("S", bound=BaseSettings)
+
+
+def _usable_database_url(value: str) -> str:
+    try:
+        normalise_url(value, require_database=False)  # DATABASE_SECRET_ARN may supply host and name
+    except DatabaseURLError as error:
+        raise ValueError(str(error)) from None
+    return value
+
+
+def _known_log_level(value: str) -> str:
+    if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+    return value.upper()
+
+
+DatabaseURL = Annotated[str, pydantic.AfterValidator(_usable_database_url)]
+"""A database URL this project can use: sqlite, postgresql or mysql (the secret may add host and name)."""
+
+LogLevel = Annotated[str, pydantic.AfterValidator(_known_log_level)]
+"""DEBUG, INFO, WARNING or ERROR (any case), upper-cased."""
 
 
 class SettingsError(ValueError):
