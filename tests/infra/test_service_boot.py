@@ -18,9 +18,10 @@ from stacks.constructs.service_boot import (
     Service,
     metrics_namespace,
 )
+from stacks.constructs.service_code import LEFT_OUT, RUNTIME_MODULES, RUNTIME_PACKAGES
 from stacks.constructs.service_metrics import ServiceMetrics
 from tests.infra.cfn import evaluate, markers
-from tests.infra.conftest import Synthesized, listed
+from tests.infra.conftest import ROOT, Synthesized, listed
 from tests.infra.rehearsal import parse_env_file, parse_unit
 
 FLEETS: tuple[Service, ...] = ("web", "worker")
@@ -104,6 +105,23 @@ def test_every_group_boots_with_cfn_init_and_reports_with_cfn_signal(config: Syn
         assert set(group["DependsOn"]) >= {config.fleet_id(fleet, "RoleDefaultPolicy")}, "grants before boot"
     assert config.fleet_resource("web", "GroupASG")["Properties"]["HealthCheckType"] == "ELB"
     assert config.fleet_resource("worker", "GroupASG")["Properties"]["HealthCheckType"] == "EC2"
+
+
+def test_the_services_asset_holds_the_runtime_code_and_nothing_else(dev: Synthesized) -> None:
+    staged = Path(dev.assembly.directory) / f"asset.{dev.deployment.compute.code.services.asset_hash}"
+    shipped = {path.relative_to(staged).as_posix() for path in staged.rglob("*") if path.is_file()}
+    assert {path.split("/")[0] for path in shipped} == {*RUNTIME_PACKAGES, *RUNTIME_MODULES}
+    assert not [path for path in shipped if path.startswith("local/") or "__pycache__" in path or path.endswith(".pyc")]
+    assert "routing/movement.py" in LEFT_OUT
+    source = ROOT / "services"
+    runtime = {
+        path.relative_to(source).as_posix()
+        for package in RUNTIME_PACKAGES
+        for path in (source / package).rglob("*.py")
+        if "__pycache__" not in path.parts
+    }
+    assert runtime - set(LEFT_OUT) <= shipped, "every module of the runtime packages ships"
+    assert not set(LEFT_OUT) & shipped
 
 
 def test_the_code_comes_from_exactly_the_two_assets_read_with_the_instance_role(config: Synthesized) -> None:

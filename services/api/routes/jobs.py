@@ -55,6 +55,7 @@ def job_request_schema() -> dict[str, Any]:
                 payload = schema
         variant = {
             "type": "object",
+            "description": job_type.description,
             "properties": {"type": {"const": name}, "payload": payload},
             "required": ["type", "payload"] if payload.get("required") else ["type"],
             "additionalProperties": False,
