@@ -88,10 +88,13 @@ def handler_for(name: str) -> Handler:
     Raises :class:`~services.jobs.types.UnknownJobTypeError` for an undeclared type and
     :class:`MissingHandlerError` for a declared one without a handler.
     """
-    get_job_type(name)
-    load_handlers()
     with _lock:
         found = _handlers.get(name)
+    if found is None:
+        load_handlers()
+        get_job_type(name)
+        with _lock:
+            found = _handlers.get(name)
     if found is None:
         raise MissingHandlerError(f"job type {name!r} has no handler in this worker")
     return found
