@@ -36,13 +36,13 @@ import boto3
 import httpx
 import sqlalchemy as sa
 from benchkit import make_console, new_results, save_results
+from callcount import AwsCallCounter, RoundTripCounter
 from rich.table import Table
 
 from services.jobs import JobStore, sqs_client
 from services.jobs.spec import job_message_body
 from services.local.cluster import free_port
 from services.logs import configure_logging
-from services.worker.callcount import AwsCallCounter, RoundTripCounter
 from services.worker.config import WorkerConfig
 from services.worker.worker import Worker
 

@@ -14,6 +14,7 @@ import textwrap
 from urllib.parse import urlsplit
 
 from services.api.settings import SettingsError, load_settings, settings_table
+from services.jobs.types import load_job_types
 
 
 def _help_epilog() -> str:
@@ -50,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
-    except SettingsError as error:
+        load_job_types(settings.type_modules)  # fail here, once, rather than in every worker process
+    except (SettingsError, ImportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if args.check:

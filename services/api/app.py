@@ -17,7 +17,7 @@ from services.api.metrics import Metrics, MetricsMiddleware
 from services.api.node import Edges, Node
 from services.api.routes import items, jobs, ops
 from services.api.settings import ApiSettings
-from services.worker.registry import load_handlers
+from services.jobs.types import load_job_types
 
 DESCRIPTION = """\
 Every web node runs this service. A request for an item goes to the key's owner on the
@@ -30,7 +30,7 @@ Errors are `{"error": {"code", "message"}}`.
 def create_app(settings: ApiSettings, *, edges: Edges | None = None) -> FastAPI:
     """The app of one node with ``settings``; ``edges`` replaces network dependencies in tests."""
     metrics = Metrics()
-    load_handlers(settings.handler_modules)  # the job types the API documents and accepts
+    load_job_types(settings.type_modules)  # the job types the API documents and accepts
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr
 
 from services.api.settings import ApiSettings
-from services.secrets import SecretError, read_secret, redis_token, resolve_database_url, secrets_client
+from services.items.redis_settings import redis_auth_token
+from services.secrets import SecretError, resolve_database_url, secrets_client
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-__all__ = ["SecretError", "redis_auth_token", "resolve_secrets"]
+__all__ = ["SecretError", "resolve_secrets"]
 
 
 def resolve_secrets(settings: ApiSettings, *, client: SecretsManagerClient | None = None) -> ApiSettings:
@@ -36,11 +37,3 @@ def resolve_secrets(settings: ApiSettings, *, client: SecretsManagerClient | Non
     if settings.redis_auth_secret_arn:
         updates["redis_auth_token"] = SecretStr(redis_auth_token(settings.redis_auth_secret_arn, client=client))
     return settings.model_copy(update=updates)
-
-
-def redis_auth_token(arn: str, *, client: SecretsManagerClient | None = None) -> str:
-    """The Redis AUTH token kept in secret ``arn``. Raises :class:`~services.secrets.SecretError`."""
-    try:
-        return redis_token(read_secret(arn, client=client))
-    except SecretError as error:
-        raise SecretError(f"REDIS_AUTH_SECRET_ARN: {error}") from None

@@ -16,6 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from services.items.keys import InvalidKeyError
+
 _log = structlog.get_logger(__name__)
 
 _CODES = {
@@ -77,12 +79,6 @@ class InvalidRequestError(ApiError):
     code = "invalid_request"
 
 
-class InvalidKeyError(InvalidRequestError):
-    """An item key outside the documented character set or length."""
-
-    code = "invalid_key"
-
-
 class UnavailableError(ApiError):
     """A dependency (database, queue) cannot serve the request now."""
 
@@ -106,6 +102,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def api_error(_request: Request, error: Exception) -> Response:
         assert isinstance(error, ApiError)
         return error_response(error.status, error.code, error.message, **error.details)
+
+    async def invalid_key(_request: Request, error: Exception) -> Response:
+        return error_response(InvalidRequestError.status, "invalid_key", str(error))
 
     async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, StarletteHTTPException)
@@ -138,6 +137,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(500, "internal", "internal error; see the server log")
 
     app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(InvalidKeyError, invalid_key)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(SQLAlchemyError, database_error)

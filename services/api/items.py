@@ -15,11 +15,11 @@ from typing import Literal
 
 from anyio import to_thread
 
-from services.api.items_store import ItemStore, StoredItem
 from services.api.keyed_locks import KeyedLocks
 from services.api.lru import LRUCache
 from services.api.metrics import Metrics
 from services.api.redis_tier import HotKeys, RedisTier
+from services.items.store import ItemStore, StoredItem
 
 Tier = Literal["local", "redis", "db"]
 

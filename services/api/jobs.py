@@ -1,4 +1,4 @@
-"""Jobs as the API sees them: validate against the handler registry, accept, look up.
+"""Jobs as the API sees them: validate against the job-type contract, accept, look up.
 
 Accepting writes the job and its outbox entry in one transaction and then sends the
 message (:class:`services.jobs.Producer`), so a job is never lost even if SQS is down.
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from services.api.errors import ConflictError, InvalidRequestError, UnavailableError
 from services.api.settings import ApiSettings
 from services.jobs import IdempotencyConflictError, Job, JobStore, Producer, sqs_client
-from services.worker.registry import validate_payload
+from services.jobs.types import validate_payload
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

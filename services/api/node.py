@@ -19,14 +19,13 @@ from anyio import to_thread
 
 from services.api.forwarding import Forwarder, PeerTransport
 from services.api.items import ItemService
-from services.api.items_store import ItemStore
 from services.api.jobs import JobsService
 from services.api.lru import LRUCache
 from services.api.metrics import Metrics
-from services.api.redis_layout import RedisLayout
 from services.api.redis_tier import HotKeys, RedisTier
 from services.api.settings import ApiSettings
 from services.db import make_engine
+from services.items.store import ItemStore
 from services.routing.discovery import Discovery, Membership, make_discovery
 
 if TYPE_CHECKING:
@@ -72,10 +71,10 @@ class Node:
             raise
         redis = hot_keys = None
         if settings.redis_url:
-            layout = RedisLayout(settings.api_redis_prefix)
+            layout = settings.layout
             token = settings.redis_auth_token.get_secret_value() if settings.redis_auth_token else None
             redis = RedisTier.from_url(
-                settings.redis_url, auth_token=token, layout=layout, ttl=settings.api_redis_ttl_seconds, node=node_id
+                settings.redis_url, auth_token=token, layout=layout, ttl=settings.redis_ttl_seconds, node=node_id
             )
             hot_keys = HotKeys(redis.client, layout=layout, keep=settings.api_hot_keys_max)
         cache = LRUCache(

@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
 
-from services.api.redis_layout import (
+from services.items.redis_layout import (
     SET_IF_NEWER,
     RedisLayout,
     connection_options,

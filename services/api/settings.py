@@ -1,7 +1,8 @@
 """The API node's settings, read once from the environment at start (pydantic-settings).
 
-Shared names (``DATABASE_URL``, ``REDIS_URL``, ``QUEUE_URL``, ``LOG_LEVEL``, ``LOG_JSON``,
-``JOB_HANDLER_MODULES``) are the ones the worker reads too; ``API_*`` are this service's own.
+Shared names (``DATABASE_URL``, ``QUEUE_URL``, ``LOG_LEVEL``, ``LOG_JSON``, ``JOB_TYPE_MODULES``
+and the ``REDIS_*`` settings, declared once in :class:`~services.items.redis_settings.RedisSettings`)
+are the ones the worker reads too; ``API_*`` are this service's own.
 ``python -m services.api --help`` lists every setting with its default. A bad value fails
 at start with the setting's name and the value.
 """
@@ -15,10 +16,9 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 import pydantic
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field
 
-from services.api.redis_layout import DEFAULT_PREFIX, DEFAULT_TTL_SECONDS
+from services.items.redis_settings import RedisSettings
 from services.jobs import DEFAULT_DATABASE_URL
 from services.routing.discovery import member_name, parse_member, parse_members
 from services.settings import DatabaseURL, LogLevel, SettingsError, read_settings
@@ -28,10 +28,9 @@ __all__ = ["ApiSettings", "SettingsError", "load_settings", "primary_ipv4", "set
 MiB: Final = 1024 * 1024
 
 
-class ApiSettings(BaseSettings):
-    """Everything an API node reads from its environment. Field ``x_y`` is variable ``X_Y``."""
-
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+class ApiSettings(RedisSettings):
+    """Everything an API node reads from its environment (the Redis settings included). Field ``x_y``
+    is variable ``X_Y``."""
 
     database_url: DatabaseURL = Field(
         DEFAULT_DATABASE_URL, description="the items and jobs database (sqlite, postgresql, mysql)"
@@ -39,13 +38,10 @@ class ApiSettings(BaseSettings):
     database_secret_arn: str | None = Field(
         None, description="Secrets Manager secret (RDS format) whose username/password replace the URL's, read at start"
     )
-    redis_url: str | None = Field(
-        None, description="redis:// or rediss:// (TLS) URL of the shared cache; unset skips the Redis tier"
-    )
-    redis_auth_token: SecretStr | None = Field(None, description="Redis AUTH token (ElastiCache), if not in the URL")
-    redis_auth_secret_arn: str | None = Field(None, description="Secrets Manager secret holding the Redis AUTH token")
     queue_url: str | None = Field(None, description="SQS queue URL for jobs; unset disables POST /jobs (503)")
-    job_handler_modules: str = Field("", description="extra job handler modules, comma-separated (as the worker's)")
+    job_type_modules: str = Field(
+        "", description="extra job type (contract) modules, comma-separated: the types accepted beyond the shipped ones"
+    )
     log_level: LogLevel = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_json: bool = Field(True, description="JSON log lines (false: readable console lines)")
 
@@ -71,8 +67,6 @@ class ApiSettings(BaseSettings):
     api_cache_max_entries: int = Field(100_000, ge=1, description="local LRU: most entries")
     api_cache_max_bytes: int = Field(64 * MiB, ge=1024, description="local LRU: most bytes (keys + values)")
     api_cache_ttl_seconds: float = Field(300.0, gt=0, description="local LRU entry lifetime")
-    api_redis_ttl_seconds: int = Field(DEFAULT_TTL_SECONDS, ge=1, description="Redis entry lifetime")
-    api_redis_prefix: str = Field(DEFAULT_PREFIX, description="prefix of every Redis key and channel this service uses")
     api_hot_keys_max: int = Field(100_000, ge=1, description="hot-key sorted set: most keys kept")
     api_hot_keys_flush_seconds: float = Field(5.0, gt=0, description="how often read counts go to Redis")
     api_bounded_load_factor: float | None = Field(
@@ -133,9 +127,9 @@ class ApiSettings(BaseSettings):
         return parse_members(self.api_peers)
 
     @property
-    def handler_modules(self) -> list[str]:
-        """``JOB_HANDLER_MODULES`` as a list."""
-        return [name.strip() for name in self.job_handler_modules.split(",") if name.strip()]
+    def type_modules(self) -> list[str]:
+        """``JOB_TYPE_MODULES`` as a list."""
+        return [name.strip() for name in self.job_type_modules.split(",") if name.strip()]
 
     def worker_count(self) -> int:
         """``API_WORKERS`` as a number of processes (``auto``: one per CPU)."""

@@ -145,7 +145,7 @@ class LocalSystem:
 
     def _prepare_database(self) -> None:
         # Migrate once here, so the nodes and workers starting together find the schema ready.
-        from services.api.items_store import ItemStore
+        from services.items.store import ItemStore
         from services.jobs import JobStore
 
         try:

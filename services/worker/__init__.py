@@ -3,6 +3,7 @@ and exactly-once completion.
 
 ``python -m services.worker`` runs one worker (``--help`` lists its settings);
 ``python -m services.worker.dlq`` lists, inspects and redrives dead-lettered messages.
-Handlers register by name in :mod:`services.worker.registry`. Importing this package is
-cheap: the consumer (boto3 and friends) loads only when a worker starts.
+It runs the job types declared in :mod:`services.jobs.types` with the handlers bound in
+:mod:`services.worker.registry` (the shipped ones in :mod:`services.worker.handlers`).
+Importing this package is cheap: the consumer (boto3 and friends) loads only when a worker starts.
 """

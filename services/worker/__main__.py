@@ -13,12 +13,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from services.db import DatabaseURLError
 from services.jobs import JobStore, sqs_client
+from services.jobs.types import load_job_types
 from services.logs import configure_logging
 from services.secrets import SecretError, resolve_database_url
 from services.settings import SettingsError
 from services.worker.lifecycle import InstanceMetadata
 from services.worker.metrics import WorkerMetrics
-from services.worker.registry import load_handlers
+from services.worker.registry import MissingHandlerError, check_every_type_bound, load_handlers
 from services.worker.settings import load_settings, settings_help
 from services.worker.worker import Worker, WorkerStartError
 
@@ -50,8 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings, config = load_settings()
+        load_job_types(settings.type_modules)
         load_handlers(config.handler_modules)
-    except (SettingsError, ImportError) as error:
+        check_every_type_bound()
+    except (SettingsError, ImportError, MissingHandlerError) as error:
         return _fail(str(error), 2)
     configure_logging("worker", level=settings.log_level, json=settings.log_json)
     try:

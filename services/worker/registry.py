@@ -1,17 +1,24 @@
-"""The job-type registry: handlers register by name with a decorator; the API asks what exists.
+"""The worker's handler registry: the function that runs each declared job type.
 
-A handler is ``func(payload, ctx) -> result``: ``payload`` is an instance of its pydantic
-model when it declares one (else the raw dict), ``ctx`` a :class:`~services.worker.context.JobContext`,
-and ``result`` any JSON value, stored as the job's result. Raising
-:class:`PermanentJobError` fails the job at once; any other exception is retried with backoff.
+Job types are declared in the contract (:mod:`services.jobs.types`: name, payload model,
+description); the worker binds one handler to each with :func:`handler`::
 
-Cheap to import (pydantic only), so the API can call :func:`job_types` and
-:func:`validate_payload` to answer 422 before accepting a job::
+    from services.jobs.demo import ECHO
+    from services.worker.registry import handler
 
-    from services.worker.registry import job_types, validate_payload
+    @handler(ECHO)
+    def echo(payload: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+        return payload
 
-Extra handler modules (an extension point) are imported by :func:`load_handlers`; the worker
-passes its ``JOB_HANDLER_MODULES`` setting there, and so should the API if it uses any.
+A handler is ``func(payload, ctx) -> result`` (see :mod:`services.jobs.context`): ``payload``
+is an instance of the type's payload model (else the raw dict), ``ctx`` a
+:class:`~services.jobs.context.JobContext`, ``result`` any JSON value.
+
+The shipped handlers are in :mod:`services.worker.handlers`. Extension point: modules named
+in ``JOB_HANDLER_MODULES`` are imported by :func:`load_handlers` and bind handlers to the
+types a contract module (``JOB_TYPE_MODULES``) declared. Before it consumes, the worker
+checks with :func:`check_every_type_bound` that every declared type has a handler, and
+refuses to start otherwise.
 """
 
 from __future__ import annotations
@@ -19,68 +26,48 @@ from __future__ import annotations
 import importlib
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import Any, Final, TypeVar
 
-import pydantic
+from services.jobs.context import JobContext
+from services.jobs.types import JobType, declared, get_job_type
 
-if TYPE_CHECKING:
-    from services.worker.context import JobContext
-
-Handler = Callable[[Any, "JobContext"], Any]
+Handler = Callable[[Any, JobContext], Any]
 F = TypeVar("F", bound=Handler)
 
 BUILTIN_MODULES: Final = ("services.worker.handlers",)
-"""Modules that register the shipped handlers: echo, sleep, cpu, fail, precompute."""
+"""Modules that bind the shipped handlers: echo, sleep, cpu, fail, precompute (and its steps)."""
 
 
-class UnknownJobTypeError(ValueError):
-    """No handler is registered under this job type."""
+class MissingHandlerError(LookupError):
+    """A declared job type has no handler in this worker; the message names it."""
 
 
-class InvalidPayloadError(ValueError):
-    """The payload does not fit the handler's model; the message names the field."""
-
-
-class PermanentJobError(Exception):
-    """A failure that retrying cannot fix: the job fails at once and its message is dead-lettered."""
-
-
-@dataclass(frozen=True, slots=True)
-class JobType:
-    """A registered handler: its name, function, payload model (None: any JSON object) and summary."""
-
-    name: str
-    func: Handler
-    payload_model: type[pydantic.BaseModel] | None
-    description: str
-
-
-_registry: dict[str, JobType] = {}
+_handlers: dict[str, Handler] = {}
 _loaded: set[str] = set()
 _lock = threading.RLock()
 
 
-def handler(name: str, *, payload: type[pydantic.BaseModel] | None = None) -> Callable[[F], F]:
-    """Register the decorated function as the handler of job type ``name``.
+def handler(job_type: JobType) -> Callable[[F], F]:
+    """Bind the decorated function as the handler of the declared ``job_type``.
 
-    Raises ``ValueError`` if the name is already taken by another function.
+    Raises ``ValueError`` if the type is not the declared one of its name, or already has
+    another handler.
     """
+    if get_job_type(job_type.name) != job_type:
+        raise ValueError(f"job type {job_type.name!r} is declared differently in services.jobs.types")
 
-    def register(func: F) -> F:
+    def bind(func: F) -> F:
         with _lock:
-            existing = _registry.get(name)
-            if existing is not None and existing.func is not func:
-                raise ValueError(f"job type {name!r} is already registered by {existing.func.__module__}")
-            summary = (func.__doc__ or "").strip().splitlines()
-            _registry[name] = JobType(name, func, payload, summary[0] if summary else "")
+            existing = _handlers.setdefault(job_type.name, func)
+        if existing is not func:
+            raise ValueError(f"job type {job_type.name!r} already has a handler, from {existing.__module__}")
         return func
 
-    return register
+    return bind
 
 
 def load_handlers(modules: Iterable[str] = ()) -> None:
-    """Import the built-in handler modules and ``modules`` (each once), registering their handlers.
+    """Import the shipped handler modules and ``modules`` (each once), binding their handlers.
 
     Raises ``ImportError`` naming a module that cannot be imported.
     """
@@ -95,42 +82,33 @@ def load_handlers(modules: Iterable[str] = ()) -> None:
             _loaded.add(module)
 
 
-def job_types() -> frozenset[str]:
-    """The names of every registered job type (the built-ins and any loaded modules)."""
-    load_handlers()
-    with _lock:
-        return frozenset(_registry)
+def handler_for(name: str) -> Handler:
+    """The handler of job type ``name``.
 
-
-def get_job_type(name: str) -> JobType:
-    """The registration of job type ``name``; raises :class:`UnknownJobTypeError` naming the known ones."""
-    load_handlers()
-    with _lock:
-        found = _registry.get(name)
-        if found is None:
-            known = ", ".join(sorted(_registry))
-            raise UnknownJobTypeError(f"unknown job type {name!r}; registered types: {known}")
-        return found
-
-
-def validate_payload(type: str, payload: Any) -> Any:  # noqa: A002
-    """Check ``payload`` against the handler of ``type``; return what the handler will receive.
-
-    Raises :class:`UnknownJobTypeError` for an unregistered type and
-    :class:`InvalidPayloadError` (a ``ValueError``) naming each offending field.
+    Raises :class:`~services.jobs.types.UnknownJobTypeError` for an undeclared type and
+    :class:`MissingHandlerError` for a declared one without a handler.
     """
-    job_type = get_job_type(type)
-    if not isinstance(payload, dict):
-        raise InvalidPayloadError(f"payload of job type {type!r} must be a JSON object")
-    if job_type.payload_model is None:
-        return payload
-    try:
-        return job_type.payload_model.model_validate(payload)
-    except pydantic.ValidationError as error:
-        problems = "; ".join(_describe(item) for item in error.errors())
-        raise InvalidPayloadError(f"invalid payload for job type {type!r}: {problems}") from None
+    with _lock:
+        found = _handlers.get(name)
+    if found is None:
+        load_handlers()
+        get_job_type(name)
+        with _lock:
+            found = _handlers.get(name)
+    if found is None:
+        raise MissingHandlerError(f"job type {name!r} has no handler in this worker")
+    return found
 
 
-def _describe(item: Any) -> str:
-    field = ".".join(str(part) for part in item["loc"]) or "payload"
-    return f"field {field!r}: {item['msg']}"
+def check_every_type_bound(job_types: Iterable[JobType] | None = None) -> None:
+    """Raise :class:`MissingHandlerError` naming each of ``job_types`` (default: every declared
+    type) that has no handler."""
+    load_handlers()
+    wanted = declared() if job_types is None else tuple(job_types)
+    with _lock:
+        missing = sorted(job_type.name for job_type in wanted if job_type.name not in _handlers)
+    if missing:
+        raise MissingHandlerError(
+            f"declared job types without a handler: {', '.join(missing)}; "
+            "bind each with @handler in a module named in JOB_HANDLER_MODULES"
+        )

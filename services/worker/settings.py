@@ -10,8 +10,9 @@ from typing import Any
 
 import pydantic
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from services.items.redis_settings import RedisSettings
 from services.jobs import DEFAULT_DATABASE_URL
 from services.jobs.spec import QUEUE
 from services.settings import DatabaseURL, LogLevel, SettingsError, env_names, read_settings
@@ -25,10 +26,11 @@ def _env(name: str, default: Any, description: str, **constraints: Any) -> Any:
     return Field(default=default, validation_alias=name, description=description, **constraints)
 
 
-class WorkerSettings(BaseSettings):
-    """Environment variables of ``python -m services.worker`` (names as in the aliases)."""
+class WorkerSettings(RedisSettings):
+    """Environment variables of ``python -m services.worker`` (names as in the aliases; the
+    ``REDIS_*`` ones, which the ``warm_item_cache`` precompute step uses, from :class:`RedisSettings`)."""
 
-    model_config = SettingsConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(populate_by_name=True)
 
     database_url: DatabaseURL = _env("DATABASE_URL", DEFAULT_DATABASE_URL, "the job database")
     database_secret_arn: str | None = _env(
@@ -39,7 +41,12 @@ class WorkerSettings(BaseSettings):
     queue_url: str = Field(validation_alias="QUEUE_URL", min_length=1, description="the SQS job queue")
     log_level: LogLevel = _env("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR")
     log_json: bool = _env("LOG_JSON", True, "JSON lines (true) or console text (false)")
-    handler_modules: str = _env("JOB_HANDLER_MODULES", "", "extra handler modules to import, comma-separated")
+    job_type_modules: str = Field(
+        "", description="extra job type (contract) modules, comma-separated: the API's JOB_TYPE_MODULES"
+    )
+    handler_modules: str = _env(
+        "JOB_HANDLER_MODULES", "", "extra handler modules to import, comma-separated: handlers of those types"
+    )
     worker_id: str = Field(
         default_factory=default_worker_id, validation_alias="WORKER_ID", min_length=1, description="this worker's name"
     )
@@ -81,6 +88,11 @@ class WorkerSettings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
+
+    @property
+    def type_modules(self) -> list[str]:
+        """``JOB_TYPE_MODULES`` as a list."""
+        return [name.strip() for name in self.job_type_modules.split(",") if name.strip()]
 
     def worker_config(self) -> WorkerConfig:
         """The :class:`WorkerConfig` these settings describe; ``ValueError`` for inconsistent values."""

@@ -36,23 +36,17 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy.exc import SQLAlchemyError
 
 from services.jobs import IdempotencyConflictError, Job, JobStatus, JobStore, Producer
+from services.jobs.context import JobCancelledError, JobContext, PermanentJobError
 from services.jobs.spec import JobMessage, MessageFormatError, parse_message_body
+from services.jobs.types import InvalidPayloadError, UnknownJobTypeError, get_job_type
 from services.worker.acks import Acker
 from services.worker.config import WorkerConfig
-from services.worker.context import JobCancelledError, JobContext
 from services.worker.heartbeat import Heartbeat
 from services.worker.inflight import Held, Inflight, State
 from services.worker.lifecycle import InstanceMetadata, Lifecycle
 from services.worker.metrics import WorkerMetrics
 from services.worker.reaper import Reaper
-from services.worker.registry import (
-    InvalidPayloadError,
-    PermanentJobError,
-    UnknownJobTypeError,
-    get_job_type,
-    load_handlers,
-    validate_payload,
-)
+from services.worker.registry import MissingHandlerError, check_every_type_bound, handler_for, load_handlers
 
 if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient
@@ -136,8 +130,12 @@ class Worker:
 
     def run(self) -> None:
         """Consume until :meth:`stop`, then drain. Raises :class:`WorkerStartError` if it cannot start."""
-        self.check()
         load_handlers(self.config.handler_modules)
+        try:
+            check_every_type_bound()
+        except MissingHandlerError as error:
+            raise WorkerStartError(str(error)) from None
+        self.check()
         threads = [
             threading.Thread(target=self._job_thread, name=f"job-{i}", daemon=True)
             for i in range(self.config.concurrency)
@@ -380,9 +378,9 @@ class Worker:
             return
         with structlog.contextvars.bound_contextvars(job_id=job.id, attempt=job.attempts, type=job.type):
             try:
-                job_type = get_job_type(job.type)
-                payload = validate_payload(job.type, job.payload)
-            except (UnknownJobTypeError, InvalidPayloadError) as error:
+                payload = get_job_type(job.type).validate(job.payload)
+                run = handler_for(job.type)
+            except (UnknownJobTypeError, InvalidPayloadError, MissingHandlerError) as error:
                 self._failed(item, job, owner, str(error), permanent=True, run_ms=None)
                 return
             ctx = JobContext(
@@ -395,7 +393,7 @@ class Worker:
             )
             started = time.perf_counter()
             try:
-                result = job_type.func(payload, ctx)
+                result = run(payload, ctx)
                 outcome: BaseException | None = None
             except JobCancelledError:
                 self._release([item] if self._inflight.settle(item) else [], started=True)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from services.api.items_store import COMPONENT, ItemStore
 from services.db import make_engine
+from services.items.store import COMPONENT, ItemStore
 
 
 @pytest.fixture(

@@ -1,10 +1,9 @@
 """The Redis tier against the real local Redis: copies, version checks, invalidation between
-nodes (in this process and across two processes), hot keys and the warming step."""
+nodes (in this process and across two processes), hot keys and warming them."""
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import secrets
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -18,16 +17,13 @@ import redis
 import redis.asyncio as aioredis
 
 from services.api.app import create_app
-from services.api.items_store import ItemStore
 from services.api.node import Node
-from services.api.redis_layout import RedisLayout
 from services.api.redis_tier import HotKeys, RedisTier
-from services.api.warming import warm_hot_items
 from services.db import make_engine
-from services.jobs import JobStore
+from services.items.redis_layout import RedisLayout
+from services.items.store import ItemStore
+from services.items.warming import warm_hot_items
 from services.local.cluster import free_port
-from services.worker.context import JobContext
-from services.worker.handlers import precompute
 from tests.api.conftest import node_settings
 from tests.api.processes import NodeProcesses
 
@@ -62,7 +58,7 @@ async def until(condition: Any, timeout: float = 5.0) -> None:
 
 @pytest.mark.anyio
 async def test_a_fresh_node_finds_the_copy_in_redis(sqlite_url: str, redis_url: str, prefix: str) -> None:
-    settings = {"redis_url": redis_url, "api_redis_prefix": prefix}
+    settings = {"redis_url": redis_url, "redis_prefix": prefix}
     async with running(node_settings(sqlite_url, **settings)) as (_, client):
         await client.put("/items/k", json={"value": {"x": 1}})
     async with running(node_settings(sqlite_url, **settings)) as (_, client):
@@ -90,7 +86,7 @@ async def test_redis_never_takes_an_older_version(redis_url: str, prefix: str) -
 @pytest.mark.anyio
 async def test_a_write_elsewhere_invalidates_this_nodes_copy(sqlite_url: str, redis_url: str, prefix: str) -> None:
     """Two nodes that each own every key (separate rings) share Redis: P's copy must go when Q writes."""
-    common = {"redis_url": redis_url, "api_redis_prefix": prefix}
+    common = {"redis_url": redis_url, "redis_prefix": prefix}
     async with (
         running(node_settings(sqlite_url, "127.0.0.1:8001", **common)) as (p_node, p),
         running(node_settings(sqlite_url, "127.0.0.1:8002", **common)) as (_, q),
@@ -156,46 +152,13 @@ def test_warming_copies_the_hottest_items_without_replacing_newer_ones(
         engine.dispose()
 
 
-@pytest.fixture
-def registered_steps(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Register the API's precompute step in a copy of the registry, restored afterwards."""
-    monkeypatch.setattr(precompute, "_steps", dict(precompute._steps))
-    import services.api.handlers as handlers
-
-    if handlers.WARM_STEP not in precompute._steps:
-        importlib.reload(handlers)
-    return
-
-
-def test_the_precompute_job_runs_the_warming_step(
-    registered_steps: None, tmp_path: Path, redis_url: str, prefix: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    with JobStore.from_url(f"sqlite:///{tmp_path / 'app.db'}") as store:
-        items = ItemStore(store.engine)
-        items.put("a", "1")
-        client = redis.Redis.from_url(redis_url)
-        client.zadd(RedisLayout(prefix).hot, {"a": 2})
-        ctx = JobContext(job_id="j", type="precompute", attempt=1, receive_count=1, store=store)
-        payload = precompute.PrecomputePayload(top=10)
-
-        monkeypatch.delenv("REDIS_URL", raising=False)
-        assert precompute.precompute(payload, ctx)["warm_item_cache"] == {"skipped": "REDIS_URL is not set"}
-
-        monkeypatch.setenv("REDIS_URL", redis_url)
-        monkeypatch.setenv("API_REDIS_PREFIX", prefix)
-        result = precompute.precompute(payload, ctx)
-        assert result["warm_item_cache"] == {"hot_keys": 1, "warmed": 1, "missing": 0, "newer_in_redis": 0}
-        assert client.get(f"{prefix}item:a") == b"1:1"
-        client.close()
-
-
 @pytest.mark.slow
 def test_invalidation_across_two_processes(processes: NodeProcesses, redis_url: str, prefix: str) -> None:
     """Two real nodes, each alone on its ring, share the database and Redis."""
     env = {
         "DATABASE_URL": f"sqlite:///{processes.workdir / 'app.db'}",
         "REDIS_URL": redis_url,
-        "API_REDIS_PREFIX": prefix,
+        "REDIS_PREFIX": prefix,
     }
     p, q = processes.start([free_port(), free_port()], env)
     with httpx.Client(timeout=5) as http:

@@ -12,8 +12,10 @@ import boto3
 import pytest
 import sqlalchemy as sa
 
-from services.api.aws_secrets import SecretError, redis_auth_token, resolve_secrets
+from services.api.aws_secrets import SecretError, resolve_secrets
 from services.api.settings import load_settings
+from services.items.redis_settings import RedisSettings, redis_auth_token
+from services.settings import read_settings
 
 
 @pytest.fixture
@@ -58,6 +60,8 @@ def test_the_redis_token_is_read_plain_or_from_json(manager: Any, value: str) ->
     settings = resolve_secrets(load_settings(redis_auth_secret_arn=arn), client=manager)
     assert settings.redis_auth_token is not None
     assert settings.redis_auth_token.get_secret_value() == "tok-123"
+    worker_way = read_settings(RedisSettings, redis_auth_secret_arn=arn)
+    assert worker_way.auth_token(client=manager) == "tok-123"
 
 
 def test_a_missing_secret_names_the_arn(manager: Any) -> None:

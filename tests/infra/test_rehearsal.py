@@ -10,7 +10,8 @@
    `make test` prepares), the environment file and units are written, and the services start
    from their units, then the verify step waits for them. The web node must answer /readyz
    with its database, Redis and queue reachable, and the worker must run a job the web node
-   accepted.
+   accepted. In that virtualenv (requirements/services.txt only), every module of the code
+   asset must import.
 
 Stand-ins (each the only difference from an instance): moto for every AWS API (its endpoint,
 fake credentials, no instance metadata for boto3); the local PostgreSQL for Aurora (a scratch
@@ -43,6 +44,7 @@ import sqlalchemy as sa
 from services.local.cluster import free_port
 from services.routing.discovery import AsgDiscovery
 from stacks.compute import DRAIN_HOOK_NAME
+from stacks.constructs.service_boot import APP_DIR
 from tests.conftest import POSTGRES_ADMIN_URL, _scratch_database, skip_or_fail
 from tests.infra.cfn import evaluate
 from tests.infra.conftest import Synthesized, synthesize
@@ -56,7 +58,7 @@ from tests.infra.moto_deploy import (
     patch_template,
     zip_directory,
 )
-from tests.infra.rehearsal import HOST_ONLY_COMMANDS, INSTALL_COMMAND, Booted, base_python, boot, rooted
+from tests.infra.rehearsal import HOST_ONLY_COMMANDS, INSTALL_COMMAND, VENV, Booted, base_python, boot, rooted
 from tests.support import FakeImds, serve_imds, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
@@ -358,6 +360,48 @@ def test_every_boot_step_ran_or_is_host_only(rehearsal: Rehearsal) -> None:
         assert venv_python.exists()
         env_file = next(rooted(booted.root, "/etc/scaledref").iterdir())
         assert oct(env_file.stat().st_mode & 0o777) == "0o640"
+
+
+_IMPORT_EVERY_MODULE = """
+import importlib, importlib.util, json, sys
+failed = {}
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+    except Exception as error:
+        failed[name] = f"{type(error).__name__}: {error}"
+services = sys.modules["services"].__file__
+matplotlib = importlib.util.find_spec("matplotlib") is not None
+print(json.dumps({"failed": failed, "services": services, "matplotlib": matplotlib}))
+"""
+
+
+def test_every_module_of_the_code_asset_imports_in_the_instances_virtualenv(rehearsal: Rehearsal) -> None:
+    """The virtualenv install-services built from requirements/services.txt alone (the wheelhouse)
+    imports every module the asset ships: nothing the instances run needs more than that."""
+    app = rooted(rehearsal.web.root, APP_DIR)
+    shipped = sorted(
+        ".".join(path.relative_to(app).with_suffix("").parts).removesuffix(".__init__")
+        for path in (app / "services").rglob("*.py")
+    )
+    assert not [name for name in shipped if name.startswith("services.local") or name.endswith(".movement")]
+    assert {"services.api.app", "services.worker.worker", "services.items.warming", "services.jobs.spec"} <= set(
+        shipped
+    )
+    result = subprocess.run(
+        [str(rooted(rehearsal.web.root, VENV)) + "/bin/python", "-E", "-s", "-c", _IMPORT_EVERY_MODULE, *shipped],
+        cwd=app,
+        env={"PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["failed"] == {}, "modules of the asset that do not import with requirements/services.txt"
+    assert report["services"] == str(app / "services" / "__init__.py"), "the asset's code, not the repository's"
+    assert not report["matplotlib"], "the virtualenv holds only what requirements/services.txt installs"
 
 
 def test_no_secret_value_reaches_the_instances_files(rehearsal: Rehearsal, tls_redis: TlsRedis) -> None:

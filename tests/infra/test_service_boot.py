@@ -18,9 +18,10 @@ from stacks.constructs.service_boot import (
     Service,
     metrics_namespace,
 )
+from stacks.constructs.service_code import LEFT_OUT, RUNTIME_MODULES, RUNTIME_PACKAGES
 from stacks.constructs.service_metrics import ServiceMetrics
 from tests.infra.cfn import evaluate, markers
-from tests.infra.conftest import Synthesized, listed
+from tests.infra.conftest import ROOT, Synthesized, listed
 from tests.infra.rehearsal import parse_env_file, parse_unit
 
 FLEETS: tuple[Service, ...] = ("web", "worker")
@@ -106,6 +107,23 @@ def test_every_group_boots_with_cfn_init_and_reports_with_cfn_signal(config: Syn
     assert config.fleet_resource("worker", "GroupASG")["Properties"]["HealthCheckType"] == "EC2"
 
 
+def test_the_services_asset_holds_the_runtime_code_and_nothing_else(dev: Synthesized) -> None:
+    staged = Path(dev.assembly.directory) / f"asset.{dev.deployment.compute.code.services.asset_hash}"
+    shipped = {path.relative_to(staged).as_posix() for path in staged.rglob("*") if path.is_file()}
+    assert {path.split("/")[0] for path in shipped} == {*RUNTIME_PACKAGES, *RUNTIME_MODULES}
+    assert not [path for path in shipped if path.startswith("local/") or "__pycache__" in path or path.endswith(".pyc")]
+    assert "routing/movement.py" in LEFT_OUT
+    source = ROOT / "services"
+    runtime = {
+        path.relative_to(source).as_posix()
+        for package in RUNTIME_PACKAGES
+        for path in (source / package).rglob("*.py")
+        if "__pycache__" not in path.parts
+    }
+    assert runtime - set(LEFT_OUT) <= shipped, "every module of the runtime packages ships"
+    assert not set(LEFT_OUT) & shipped
+
+
 def test_the_code_comes_from_exactly_the_two_assets_read_with_the_instance_role(config: Synthesized) -> None:
     code = config.deployment.compute.code
     keys = {code.services.s3_object_key, code.requirements.s3_object_key}
@@ -149,7 +167,7 @@ def test_each_service_is_configured_for_this_deployment(config: Synthesized) -> 
     assert (web["API_HOST"], web["API_PORT"]) == ("0.0.0.0", str(settings.web.service_port))
     assert worker["WORKER_ASG_NAME"] == compute.worker.group_name
     assert worker["WORKER_LIFECYCLE_HOOK_NAME"] == DRAIN_HOOK_NAME
-    assert worker["JOB_HANDLER_MODULES"] == "services.api.handlers"
+    assert not {name for name in (*web, *worker) if name.startswith("JOB_")}, "the shipped job types need no modules"
     assert worker["WORKER_METRICS_PORT"] == str(settings.worker.metrics_port) == "9101"
 
 

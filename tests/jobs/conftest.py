@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from services.jobs import JobStore
+from services.jobs import JobStore, types
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -22,6 +23,19 @@ DATABASES = [
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
     pytest.param("mysql", id="mysql", marks=pytest.mark.mysql),
 ]
+
+
+CONTRACT_SAMPLE = "tests.jobs.contract_sample"
+"""A contract module declaring ``test-unbound``, a type no handler implements."""
+
+
+@pytest.fixture
+def scratch_job_types(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Job types the test declares (or loads from :data:`CONTRACT_SAMPLE`) are dropped afterwards."""
+    types.load_job_types()
+    monkeypatch.setattr(types, "_declared", dict(types._declared))
+    monkeypatch.setattr(types, "_loaded", set(types._loaded))
+    monkeypatch.delitem(sys.modules, CONTRACT_SAMPLE, raising=False)  # loading it declares again
 
 
 class FakeClock:

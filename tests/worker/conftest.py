@@ -17,7 +17,7 @@ from services.jobs import JobStore
 from services.worker.config import WorkerConfig
 from services.worker.registry import load_handlers
 from services.worker.worker import Worker
-from tests.jobs.conftest import db_url, make_queues, sqlite_url  # noqa: F401 - fixtures shared with tests/jobs
+from tests.jobs.conftest import db_url, make_queues, scratch_job_types, sqlite_url  # noqa: F401 - shared with tests/jobs
 from tests.support import wait_until
 
 if TYPE_CHECKING:

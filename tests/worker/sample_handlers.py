@@ -1,4 +1,5 @@
-"""Handlers used only by the tests; worker processes import them through JOB_HANDLER_MODULES.
+"""Job types and their handlers used only by the tests; worker processes import them through
+JOB_HANDLER_MODULES (the types are declared here too, so the worker knows them).
 
 ``test-effect`` writes its side effect through the context's staged effects into a table
 whose primary key is the job id: a duplicate effect could never commit, and a lost one
@@ -13,7 +14,8 @@ from typing import Any
 import pydantic
 import sqlalchemy as sa
 
-from services.worker.context import JobContext
+from services.jobs.context import JobContext
+from services.jobs.types import declare
 from services.worker.registry import handler
 
 effects = sa.Table(
@@ -34,7 +36,12 @@ class EffectPayload(pydantic.BaseModel):
     seconds: float = pydantic.Field(default=0, ge=0, le=60)
 
 
-@handler("test-effect", payload=EffectPayload)
+EFFECT = declare("test-effect", payload=EffectPayload, description="Sleep, then write one effect row.")
+FLAKY = declare("test-flaky", description="Fail while BROKEN is set.")
+BAD_RESULT = declare("test-bad-result", description="Return something that is not JSON.")
+
+
+@handler(EFFECT)
 def effect(payload: EffectPayload, ctx: JobContext) -> dict[str, Any]:
     """Sleep, then write one effect row in the completion's transaction."""
     STARTED.append(ctx.job_id)
@@ -44,7 +51,7 @@ def effect(payload: EffectPayload, ctx: JobContext) -> dict[str, Any]:
     return {"attempt": attempt}
 
 
-@handler("test-flaky")
+@handler(FLAKY)
 def flaky(payload: dict[str, Any], ctx: JobContext) -> str:
     """Fail while BROKEN is set."""
     if BROKEN.is_set():
@@ -52,7 +59,7 @@ def flaky(payload: dict[str, Any], ctx: JobContext) -> str:
     return "fixed"
 
 
-@handler("test-bad-result")
+@handler(BAD_RESULT)
 def bad_result(payload: dict[str, Any], ctx: JobContext) -> object:
     """Return something that is not JSON."""
     return {"when": object()}

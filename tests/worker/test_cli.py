@@ -17,7 +17,7 @@ from services.worker import dlq
 from services.worker.__main__ import main as worker_main
 from services.worker.config import WorkerConfig
 from services.worker.settings import load_settings
-from tests.jobs.conftest import Queues, queue_depth
+from tests.jobs.conftest import CONTRACT_SAMPLE, Queues, queue_depth
 from tests.support import wait_until
 from tests.worker.conftest import ROOT, worker_env
 
@@ -49,6 +49,8 @@ def _worker(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
         ({"DATABASE_URL": "oracle://db"}, "setting DATABASE_URL is invalid"),
         ({"LOG_LEVEL": "LOUD"}, "setting LOG_LEVEL is invalid"),
         ({"JOB_HANDLER_MODULES": "no_such_handlers"}, "'no_such_handlers' cannot be imported"),
+        ({"JOB_TYPE_MODULES": "no_such_types"}, "job type module 'no_such_types' cannot be imported"),
+        ({"REDIS_URL": "localhost:6379"}, "setting REDIS_URL is invalid: must be a redis://"),
         ({"WORKER_LIFECYCLE_HOOK_NAME": "drain"}, "must be set together"),
     ],
 )
@@ -69,6 +71,23 @@ def test_the_settings_default_to_the_worker_config_defaults(monkeypatch: pytest.
         monkeypatch.delenv(name)
     _, config = load_settings(queue_url="http://127.0.0.1:9/queue", worker_id="w")
     assert config == WorkerConfig(worker_id="w")
+
+
+def test_a_declared_type_without_a_handler_stops_the_worker_naming_it(
+    moto_server: str, make_queues: Callable[..., Queues], sqlite_url: str
+) -> None:
+    env = worker_env(
+        QUEUE_URL=make_queues().url,
+        DATABASE_URL=sqlite_url,
+        AWS_ENDPOINT_URL=moto_server,
+        JOB_TYPE_MODULES=CONTRACT_SAMPLE,
+    )
+    refused = _worker(env, "--check")
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("worker: declared job types without a handler: test-unbound; "), refused.stderr
+    assert refused.stderr.count("\n") == 1
+    bound = _worker({**env, "JOB_HANDLER_MODULES": "tests.worker.contract_sample_handler"}, "--check")
+    assert bound.returncode == 0, bound.stderr
 
 
 def test_a_missing_queue_url_stops_the_process_without_a_traceback() -> None:

@@ -1,18 +1,26 @@
-"""The shipped handlers, called directly with a context."""
+"""The shipped handlers (and the precompute steps), called directly with a context."""
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+import redis
 
+from services.items.redis_layout import RedisLayout
+from services.items.store import ItemStore
 from services.jobs import JobStore
-from services.worker.context import JobCancelledError, JobContext
+from services.jobs import precompute as contract
+from services.jobs.context import JobCancelledError, JobContext
+from services.jobs.types import validate_payload
 from services.worker.handlers import precompute
-from services.worker.registry import get_job_type, validate_payload
+from services.worker.handlers.warming import WARM_STEP
+from services.worker.registry import handler_for
 
 
 @pytest.fixture
@@ -27,7 +35,7 @@ def _run(
     ctx = JobContext(job_id="job-1", type=job_type, attempt=1, receive_count=1, store=store)
     if cancelled is not None:
         ctx.cancelled = cancelled
-    return get_job_type(job_type).func(validate_payload(job_type, payload), ctx)
+    return handler_for(job_type)(validate_payload(job_type, payload), ctx)
 
 
 def test_echo_returns_its_payload(store: JobStore) -> None:
@@ -70,14 +78,52 @@ def test_precompute_runs_every_registered_step(store: JobStore, monkeypatch: pyt
             store.fail(job.id, owner="w#1", error="x")
     seen: list[int] = []
 
-    def warm_cache(payload: precompute.PrecomputePayload, ctx: JobContext) -> dict[str, int]:
+    def another_step(payload: contract.PrecomputePayload, ctx: JobContext) -> dict[str, int]:
         seen.append(payload.top)
         return {"keys": 0}
 
-    monkeypatch.setitem(precompute._steps, "warm_cache", warm_cache)
+    monkeypatch.setattr(contract, "_steps", {precompute.JOB_STATS_STEP: precompute.rebuild_job_stats})
+    contract.precompute_step("another")(another_step)
     result = _run(store, "precompute", {"top": 7, "window_hours": 1})
-    assert result == {"job_stats": {"types": 1, "finished": 3}, "warm_cache": {"keys": 0}}
+    assert result == {"job_stats": {"types": 1, "finished": 3}, "another": {"keys": 0}}
     assert seen == [7]
-    assert precompute.precompute_steps()[0] == "job_stats"
     (stats,) = store.job_stats()
     assert (stats.type, stats.total, stats.succeeded, stats.failed, stats.avg_run_ms) == ("echo", 3, 2, 1, 15.0)
+
+
+def test_the_shipped_steps_run_job_stats_first_then_warming() -> None:
+    assert list(contract.precompute_steps()) == [precompute.JOB_STATS_STEP, WARM_STEP]
+    with pytest.raises(ValueError, match="'job_stats' is already registered"):
+        contract.precompute_step(precompute.JOB_STATS_STEP)(lambda payload, ctx: {})
+
+
+def _clear_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("REDIS_URL", "REDIS_AUTH_TOKEN", "REDIS_AUTH_SECRET_ARN", "REDIS_PREFIX", "REDIS_TTL_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_the_warming_step_copies_the_hottest_items_into_redis(
+    store: JobStore, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker's own step, configured by the REDIS_* settings of its environment."""
+    prefix = f"t{secrets.token_hex(4)}:"
+    ItemStore(store.engine).put("a", "1")
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.zadd(RedisLayout(prefix).hot, {"a": 2})
+        _clear_environment(monkeypatch)
+        skipped: Any = _run(store, "precompute", {"top": 10})
+        assert skipped[WARM_STEP] == {"skipped": "REDIS_URL is not set"}
+
+        monkeypatch.setenv("REDIS_URL", redis_url)
+        monkeypatch.setenv("REDIS_PREFIX", prefix)
+        monkeypatch.setenv("REDIS_TTL_SECONDS", "77")
+        result: Any = _run(store, "precompute", {"top": 10})
+        assert result[WARM_STEP] == {"hot_keys": 1, "warmed": 1, "missing": 0, "newer_in_redis": 0}
+        assert client.get(f"{prefix}item:a") == b"1:1"
+        assert 0 < client.ttl(f"{prefix}item:a") <= 77
+    finally:
+        stale = list(client.scan_iter(f"{prefix}*"))
+        if stale:
+            client.delete(*stale)
+        client.close()

@@ -1,76 +1,76 @@
-"""The handler registry the worker runs from and the API validates against."""
+"""The worker's handler registry: one handler per declared job type, and none missing."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
+from typing import Any
 
 import pytest
 
+from services.jobs import types
+from services.jobs.context import JobContext
+from services.jobs.demo import ECHO
+from services.jobs.types import JobType, UnknownJobTypeError, declare, declared, load_job_types
+from services.worker import registry
 from services.worker.registry import (
-    InvalidPayloadError,
-    UnknownJobTypeError,
-    get_job_type,
+    MissingHandlerError,
+    check_every_type_bound,
     handler,
-    job_types,
+    handler_for,
     load_handlers,
-    validate_payload,
 )
-
-BUILTINS = {"echo", "sleep", "cpu", "fail", "precompute"}
-
-
-def test_the_shipped_handlers_are_registered() -> None:
-    assert job_types() >= BUILTINS
-    assert get_job_type("echo").description == "Return the payload unchanged."
+from tests.jobs.conftest import CONTRACT_SAMPLE
 
 
-def test_listing_job_types_imports_nothing_heavy() -> None:
-    code = (
-        "import sys; from services.worker.registry import job_types; names = job_types(); "
-        "heavy = sorted(m for m in ('boto3', 'botocore', 'sqlalchemy', 'prometheus_client') if m in sys.modules); "
-        "print(sorted(names), heavy)"
-    )
-    root = Path(__file__).resolve().parents[2]
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root).stdout
-    assert out.strip() == f"{sorted(BUILTINS)} []"
+@pytest.fixture
+def scratch_registry(scratch_job_types: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Declarations and handlers made by the test are dropped afterwards."""
+    load_handlers()
+    monkeypatch.setattr(registry, "_handlers", dict(registry._handlers))
 
 
-@pytest.mark.parametrize(
-    ("job_type", "payload", "message"),
-    [
-        ("sleep", {}, "field 'seconds': Field required"),
-        ("sleep", {"seconds": 61}, "field 'seconds': Input should be less than or equal to 60"),
-        ("sleep", {"seconds": 1, "extra": 2}, "field 'extra': Extra inputs are not permitted"),
-        ("cpu", {"rounds": "many"}, "field 'rounds'"),
-        ("precompute", {"top": 0}, "field 'top'"),
-        ("echo", ["not", "an", "object"], "must be a JSON object"),
-    ],
-)
-def test_invalid_payloads_are_refused_naming_the_field(job_type: str, payload: object, message: str) -> None:
-    with pytest.raises(InvalidPayloadError, match=message):
-        validate_payload(job_type, payload)
+def test_every_shipped_type_has_its_handler() -> None:
+    check_every_type_bound()
+    shipped = [job_type for job_type in declared() if job_type.group != types.EXTENSION]
+    assert {job_type.name for job_type in shipped} >= {"echo", "sleep", "cpu", "fail", "precompute"}
+    for job_type in shipped:
+        assert handler_for(job_type.name).__module__.startswith("services.worker.handlers.")
 
 
-def test_valid_payloads_come_back_as_the_handlers_model() -> None:
-    assert validate_payload("sleep", {"seconds": 1.5}).seconds == 1.5
-    assert validate_payload("echo", {"anything": [1]}) == {"anything": [1]}
-    assert validate_payload("precompute", {}).top == 1000
+@pytest.mark.usefixtures("scratch_registry")
+def test_a_declared_type_without_a_handler_is_named() -> None:
+    load_job_types([CONTRACT_SAMPLE])
+    with pytest.raises(MissingHandlerError, match=r"without a handler: test-unbound; .*JOB_HANDLER_MODULES"):
+        check_every_type_bound()
+    with pytest.raises(MissingHandlerError, match="'test-unbound' has no handler"):
+        handler_for("test-unbound")
+    check_every_type_bound([ECHO])  # the types a worker is to run are checked, no others
 
 
-def test_an_unknown_type_is_refused_listing_the_known_ones() -> None:
-    with pytest.raises(UnknownJobTypeError, match=r"unknown job type 'nope'; registered types: .*echo"):
-        validate_payload("nope", {})
-    assert isinstance(UnknownJobTypeError("x"), ValueError)
+@pytest.mark.usefixtures("scratch_registry")
+def test_binding_a_type_declares_nothing_and_binds_once() -> None:
+    with pytest.raises(UnknownJobTypeError, match="'never-declared'"):
+        handler(JobType("never-declared", None, "Not in the contract.", "extension"))
+    with pytest.raises(ValueError, match="declared differently"):
+        handler(JobType("echo", None, "Another echo.", "extension"))
+    with pytest.raises(ValueError, match=r"'echo' already has a handler, from services\.worker\.handlers\.demo"):
 
-
-def test_a_name_cannot_be_registered_twice() -> None:
-    with pytest.raises(ValueError, match="already registered"):
-
-        @handler("echo")
-        def another_echo(payload: dict[str, object], ctx: object) -> None:
+        @handler(ECHO)
+        def another_echo(payload: Any, ctx: JobContext) -> None:
             """Clash."""
+
+    mine = declare("test-mine", description="Bound here.")
+
+    @handler(mine)
+    def run_mine(payload: Any, ctx: JobContext) -> str:
+        return "mine"
+
+    assert handler_for("test-mine") is run_mine
+    assert handler(mine)(run_mine) is run_mine  # binding the same function again changes nothing
+
+
+def test_an_undeclared_type_has_no_handler() -> None:
+    with pytest.raises(UnknownJobTypeError):
+        handler_for("nope")
 
 
 def test_a_handler_module_that_cannot_be_imported_is_named() -> None:

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import sqlalchemy as sa
+from callcount import AwsCallCounter, RoundTripCounter
 
 from services.jobs import JobStatus, JobStore, Producer
 from services.jobs.spec import PRECOMPUTE, job_message_body, scheduled_message_body
-from services.worker.callcount import AwsCallCounter, RoundTripCounter
 from services.worker.deadletter import DeadLetterQueue
 from tests.jobs.conftest import Queues, queue_depth
 from tests.support import wait_until
@@ -147,8 +147,13 @@ def test_a_long_job_is_heartbeated_so_no_other_worker_runs_it(
 
 
 def test_a_scheduled_message_creates_its_job_once_and_runs_it(
-    store: JobStore, sqs_client: SQSClient, make_queues: Callable[..., Queues], run_worker: RunWorker
+    store: JobStore,
+    sqs_client: SQSClient,
+    make_queues: Callable[..., Queues],
+    run_worker: RunWorker,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.delenv("REDIS_URL", raising=False)  # the warming step then skips, saying why
     queues = make_queues()
     producer = Producer(store, sqs_client, queues.url)
     body = scheduled_message_body(PRECOMPUTE, "2026-01-01T03:00:00Z")
@@ -162,7 +167,10 @@ def test_a_scheduled_message_creates_its_job_once_and_runs_it(
         wait_until(lambda: worker.metrics.duplicates_skipped == 1)
     assert first.status is JobStatus.SUCCEEDED
     assert first.type == "precompute"
-    assert first.result == {"job_stats": {"types": 1, "finished": 2}}
+    assert first.result == {
+        "job_stats": {"types": 1, "finished": 2},
+        "warm_item_cache": {"skipped": "REDIS_URL is not set"},
+    }
     assert store.count_by_status()[JobStatus.SUCCEEDED] == 3
     assert [(row.type, row.succeeded) for row in store.job_stats()] == [("echo", 2)]
 

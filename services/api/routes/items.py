@@ -18,9 +18,9 @@ from starlette.responses import Response
 from services.api.errors import InvalidRequestError, NotFoundError
 from services.api.forwarding import FORWARDED_HEADER, PeerFailedError
 from services.api.items import ItemRead
-from services.api.keys import KEY_RULES, key_pattern, validate_key
 from services.api.node import Node
 from services.api.schemas import ItemIn, ItemOut, ItemWritten, errors
+from services.items.keys import KEY_RULES, key_pattern, validate_key
 
 KEY_DESCRIPTION = f"the item key: {KEY_RULES}"
 _JSON = "application/json"

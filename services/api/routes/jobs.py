@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse
 from services.api.errors import NotFoundError
 from services.api.node import Node
 from services.api.schemas import JobAccepted, JobIn, JobOut, errors
-from services.worker.registry import get_job_type, job_types
+from services.jobs.types import declared
 
 
 def register(app: FastAPI) -> None:
@@ -43,11 +43,11 @@ def register(app: FastAPI) -> None:
 
 
 def job_request_schema() -> dict[str, Any]:
-    """The body of ``POST /jobs`` as JSON Schema: one variant per registered job type, each with
-    its handler's payload schema, so the document says exactly what is accepted."""
+    """The body of ``POST /jobs`` as JSON Schema: one variant per declared job type, each with
+    its payload schema, so the document says exactly what is accepted."""
     variants = []
-    for name in sorted(job_types()):
-        model = get_job_type(name).payload_model
+    for job_type in declared():
+        name, model = job_type.name, job_type.payload_model
         payload: dict[str, Any] = {"type": "object"}
         if model is not None:
             schema = model.model_json_schema()
@@ -55,6 +55,7 @@ def job_request_schema() -> dict[str, Any]:
                 payload = schema
         variant = {
             "type": "object",
+            "description": job_type.description,
             "properties": {"type": {"const": name}, "payload": payload},
             "required": ["type", "payload"] if payload.get("required") else ["type"],
             "additionalProperties": False,

@@ -13,10 +13,10 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import JSONResponse, Response
 
 from services.api.errors import error_response
-from services.api.keys import key_pattern, validate_key
 from services.api.metrics import exposition
 from services.api.node import Node
 from services.api.schemas import HealthOut, ReadyOut, RingOut, errors
+from services.items.keys import key_pattern, validate_key
 
 CHECK_TIMEOUT_SECONDS = 2.0
 

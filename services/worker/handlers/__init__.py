@@ -1,5 +1,10 @@
-"""The shipped job handlers; importing this package registers them."""
+"""The shipped job handlers; importing this package binds them (precompute's steps in order).
 
-from services.worker.handlers import basic, precompute
+- :mod:`~services.worker.handlers.demo`: echo, sleep, cpu, fail;
+- :mod:`~services.worker.handlers.precompute`: the precompute job and its ``job_stats`` step;
+- :mod:`~services.worker.handlers.warming`: the ``warm_item_cache`` step.
+"""
 
-__all__ = ["basic", "precompute"]
+from services.worker.handlers import demo, precompute, warming
+
+__all__ = ["demo", "precompute", "warming"]

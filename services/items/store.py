@@ -1,5 +1,7 @@
 """The items table: the source of truth behind the caches (SQLAlchemy Core).
 
+The API reads and writes items here; the worker's warming step reads the hottest ones.
+
 One row per key: the value as canonical JSON text, and a version that increases with every
 write, so caches can refuse to overwrite a newer value with an older one. Keys compare byte
 for byte on every backend (a binary collation on MySQL, whose default ignores case).

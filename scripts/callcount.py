@@ -1,5 +1,6 @@
 """Count what a worker costs: AWS API calls (botocore events) and database round trips
-(SQLAlchemy events). Used by the benchmark and by tests that guard the batching.
+(SQLAlchemy events). Used by scripts/bench_worker.py and by tests that guard the batching
+(pytest puts scripts/ on the path, as running a script does).
 
 Round trips are counted honestly, not just statements: each executed statement, each
 connection pre-ping on checkout, and the BEGIN/COMMIT of a transaction where the driver

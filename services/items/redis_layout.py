@@ -1,4 +1,4 @@
-"""How items live in Redis, shared by the API's async tier and the (sync) warming step.
+"""How items live in Redis, shared by the API's async tier and the worker's (sync) warming step.
 
 - ``{prefix}item:{key}``: ``b"<version>:<value JSON>"`` with a TTL, written only by
   :data:`SET_IF_NEWER`, so a slow reader can never put back a value older than a write.
@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 DEFAULT_PREFIX: Final = "scaled:"
-"""The default prefix of every Redis key and channel (``API_REDIS_PREFIX``)."""
+"""The default prefix of every Redis key and channel (``REDIS_PREFIX``)."""
 
 DEFAULT_TTL_SECONDS: Final = 3600
-"""The default lifetime of an item copy in Redis (``API_REDIS_TTL_SECONDS``)."""
+"""The default lifetime of an item copy in Redis (``REDIS_TTL_SECONDS``)."""
 
 SET_IF_NEWER: Final = """
 local current = redis.call('GET', KEYS[1])

@@ -1,4 +1,12 @@
-"""What a handler gets besides its payload: the job's identity, cancellation and staged effects."""
+"""What a handler gets besides its payload, and what it may raise.
+
+A handler is ``func(payload, ctx) -> result``: ``payload`` is what its job type's model made
+of the job's payload (:meth:`services.jobs.types.JobType.validate`), ``ctx`` a
+:class:`JobContext`, and ``result`` any JSON value, stored as the job's result. Raising
+:class:`PermanentJobError` fails the job at once; :class:`JobCancelledError` (from
+:meth:`JobContext.sleep` or :meth:`JobContext.check_cancelled`) releases it to another
+worker; any other exception is retried with backoff.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from services.jobs import Effect, JobStore
+    from services.jobs.store import Effect, JobStore
+
+
+class PermanentJobError(Exception):
+    """A failure that retrying cannot fix: the job fails at once and its message is dead-lettered."""
 
 
 class JobCancelledError(Exception):

@@ -13,7 +13,10 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from services.api.errors import InvalidKeyError
+
+class InvalidKeyError(ValueError):
+    """An item key outside the documented character set or length; the message says why."""
+
 
 KEY_CHARACTERS: Final = "A-Za-z0-9._~:@!$&'()*+,;=-"
 """The allowed characters, as a regular-expression class body."""
