@@ -58,11 +58,8 @@ class SettingsError(ValueError):
 
 
 def env_names(settings: type[BaseSettings]) -> dict[str, str]:
-    """Field name → the environment variable it is read from (its alias, else the name upper-cased)."""
-    return {
-        name: field.validation_alias if isinstance(field.validation_alias, str) else name.upper()
-        for name, field in settings.model_fields.items()
-    }
+    """Field name → the environment variable it is read from: the name upper-cased (no aliases here)."""
+    return {name: name.upper() for name in settings.model_fields}
 
 
 def describe_errors(error: pydantic.ValidationError, names: Mapping[str, str]) -> str:

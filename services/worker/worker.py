@@ -71,7 +71,8 @@ class WorkerStartError(RuntimeError):
 class Worker:
     """One worker process's consumer (see the module doc). :meth:`stop` is thread-safe.
 
-    Counts are in ``worker.metrics`` (``worker.metrics.jobs_retried`` and so on).
+    ``settings`` (the queue, timings, limits) are read as they are: their checks ran when
+    they were built. Counts are in ``worker.metrics`` (``worker.metrics.jobs_retried`` and so on).
     """
 
     def __init__(
@@ -87,7 +88,7 @@ class Worker:
         self.metrics = metrics if metrics is not None else WorkerMetrics()
         self._store = store
         self._sqs = sqs
-        self._queue_url = queue_url = settings.queue_url
+        self._queue_url = settings.queue_url
         self._rng = rng or random.Random()
         self._inflight = Inflight()
         self._jobs: queue.SimpleQueue[Held | None] = queue.SimpleQueue()
@@ -98,11 +99,14 @@ class Worker:
         self.receiving = threading.Event()
         """Set once the worker has started receiving (for tests and supervisors)."""
         self._acker = Acker(
-            sqs, queue_url, batched=settings.worker_batch_size > 1, flush_seconds=settings.worker_ack_flush_seconds
+            sqs,
+            settings.queue_url,
+            batched=settings.worker_batch_size > 1,
+            flush_seconds=settings.worker_ack_flush_seconds,
         )
         self.heartbeat = Heartbeat(
             sqs=sqs,
-            queue_url=queue_url,
+            queue_url=settings.queue_url,
             store=store,
             inflight=self._inflight,
             interval=settings.worker_heartbeat_seconds,
