@@ -148,8 +148,8 @@ def test_a_duplicate_delivered_while_its_job_runs_is_left_to_the_lease_holder(
     gate: threading.Event,
 ) -> None:
     queues = make_queues()
-    # The duplicate is hidden for 2 s when it is left alone; then it finds the job done and is deleted.
-    timing = {"worker_visibility_timeout_seconds": 2, "worker_heartbeat_seconds": 0.5, "worker_lease_seconds": 30}
+    # The duplicate is hidden for 1 s when it is left alone; then it finds the job done and is deleted.
+    timing = {"worker_visibility_timeout_seconds": 1, "worker_heartbeat_seconds": 0.25, "worker_lease_seconds": 30}
     first_sqs = _PausableReceives(sqs_client)
     with JobStore.from_url(db_url) as store:
         sample_handlers.effects.create(store.engine)
