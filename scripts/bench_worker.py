@@ -43,7 +43,7 @@ from services.jobs import JobStore, sqs_client
 from services.jobs.spec import job_message_body
 from services.local.cluster import free_port
 from services.logs import configure_logging
-from services.worker.config import WorkerConfig
+from services.worker.settings import WorkerSettings
 from services.worker.worker import Worker
 
 RESULTS = Path("results/bench_worker.json")
@@ -157,18 +157,19 @@ def feed(setup_sqs: Any, queue_url: str, bodies: list[str], worker: Worker, dept
 def run_once(db_url: str, setup_sqs: Any, mode: str, jobs: int, depth: int) -> Run:
     queue_url = make_queue(setup_sqs, mode)
     bodies = create_jobs(db_url, jobs)
-    config = WorkerConfig(
+    settings = WorkerSettings(
+        queue_url=queue_url,
         worker_id=f"bench-{mode}",
-        concurrency=10,
-        batch_size=10 if mode == "batched" else 1,
-        receive_wait_seconds=1,
-        reaper_interval_seconds=0,
+        worker_concurrency=10,
+        worker_batch_size=10 if mode == "batched" else 1,
+        worker_receive_wait_seconds=1,
+        worker_reaper_interval_seconds=0,
     )
     run = Run(mode=mode, jobs=jobs)
     stop = threading.Event()
     with JobStore.from_url(db_url, pool_size=16) as store:
         sqs = sqs_client(queue_url=queue_url, max_pool_connections=16)
-        worker = Worker(store=store, sqs=sqs, queue_url=queue_url, config=config)
+        worker = Worker(store=store, sqs=sqs, settings=settings)
         aws, trips = AwsCallCounter(sqs), RoundTripCounter(*store.engines)
 
         def sample(done: int) -> Sample:

@@ -33,12 +33,18 @@ class RedisSettings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=False, extra="forbid", frozen=True)
 
     redis_url: str | None = Field(
-        None, description="redis:// or rediss:// (TLS) URL of the shared cache; unset skips the Redis tier"
+        default=None, description="redis:// or rediss:// (TLS) URL of the shared cache; unset skips the Redis tier"
     )
-    redis_auth_token: SecretStr | None = Field(None, description="Redis AUTH token (ElastiCache), if not in the URL")
-    redis_auth_secret_arn: str | None = Field(None, description="Secrets Manager secret holding the Redis AUTH token")
-    redis_prefix: str = Field(DEFAULT_PREFIX, description="prefix of every Redis key and channel the services use")
-    redis_ttl_seconds: int = Field(DEFAULT_TTL_SECONDS, ge=1, description="lifetime of an item's copy in Redis")
+    redis_auth_token: SecretStr | None = Field(
+        default=None, description="Redis AUTH token (ElastiCache), if not in the URL"
+    )
+    redis_auth_secret_arn: str | None = Field(
+        default=None, description="Secrets Manager secret holding the Redis AUTH token"
+    )
+    redis_prefix: str = Field(
+        default=DEFAULT_PREFIX, description="prefix of every Redis key and channel the services use"
+    )
+    redis_ttl_seconds: int = Field(default=DEFAULT_TTL_SECONDS, ge=1, description="lifetime of an item's copy in Redis")
 
     @pydantic.field_validator("redis_url", "redis_auth_secret_arn")
     @classmethod

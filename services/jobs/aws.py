@@ -31,16 +31,25 @@ def region_for(queue_url: str | None) -> str | None:
 def sqs_client(
     *,
     queue_url: str | None = None,
+    session: boto3.Session | None = None,
+    endpoint_url: str | None = None,
     read_timeout: float = 30.0,
     connect_timeout: float = 3.0,
     max_attempts: int = 3,
     max_pool_connections: int = 10,
 ) -> SQSClient:
-    """An SQS client. ``read_timeout`` must exceed the long-poll wait (20 s) for a consumer."""
+    """An SQS client. ``read_timeout`` must exceed the long-poll wait (20 s) for a consumer.
+
+    ``session`` and ``endpoint_url`` replace what the environment says (credentials, region,
+    endpoint): the DLQ tool uses them to reach the local system's moto server.
+    """
     config = Config(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         retries={"max_attempts": max_attempts, "mode": "standard"},
         max_pool_connections=max_pool_connections,
     )
-    return boto3.client("sqs", region_name=region_for(queue_url), config=config)
+    if session is None:
+        return boto3.client("sqs", region_name=region_for(queue_url), endpoint_url=endpoint_url, config=config)
+    region = session.region_name or region_for(queue_url)
+    return session.client("sqs", region_name=region, endpoint_url=endpoint_url, config=config)

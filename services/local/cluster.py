@@ -35,12 +35,24 @@ from services.db import DatabaseURLError, make_engine
 from services.local.balancer import Backend, Balancer, Pool, Strategy, create_app
 from services.local.processes import ChildSpec, Supervisor
 from services.local.queues import Queues, create_queues
+from services.settings import publish_local_system, withdraw_local_system
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 STOP_ORDER = ["scheduler", "node", "worker", "queue"]
 """Children stop in this order: no new work, web nodes, workers drain, the queue last."""
+
+PUBLISHED = (
+    "DATABASE_URL",
+    "QUEUE_URL",
+    "REDIS_URL",
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_DEFAULT_REGION",
+)
+"""The services' variables published for tools run beside the system (the DLQ tool)."""
 
 
 class StartupError(RuntimeError):
@@ -142,6 +154,8 @@ class LocalSystem:
             )
         )
         await self.wait_ready(options.ready_timeout)
+        env = self._env({})
+        publish_local_system(options.data_dir, {name: env[name] for name in PUBLISHED if name in env})
 
     def _prepare_database(self) -> None:
         # Migrate once here, so the nodes and workers starting together find the schema ready.
@@ -244,6 +258,7 @@ class LocalSystem:
 
     async def stop(self) -> None:
         """Stop taking requests, then stop every child (web nodes, workers, scheduler, queue)."""
+        withdraw_local_system(self.options.data_dir)
         if self._server is not None:
             self._server.should_exit = True
         if self._health is not None:

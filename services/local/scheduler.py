@@ -31,13 +31,13 @@ log = structlog.get_logger(__name__)
 
 
 class SchedulerSettings(BaseSettings):
-    """Environment variables of the local scheduler."""
+    """Environment variables of the local scheduler. Field ``x_y`` is variable ``X_Y``."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
 
-    queue_url: str = Field(validation_alias="QUEUE_URL", min_length=1)
-    fire_on_start: bool = Field(default=False, validation_alias="SCHEDULER_FIRE_ON_START")
-    log_json: bool = Field(default=True, validation_alias="LOG_JSON")
+    queue_url: str = Field(min_length=1, description="the SQS job queue the firings go to")
+    scheduler_fire_on_start: bool = Field(default=False, description="fire once at start, then on the cron")
+    log_json: bool = Field(default=True, description="JSON log lines (false: readable console lines)")
 
 
 def fire(sqs: SQSClient, queue_url: str, schedule: ScheduleSpec, when: datetime) -> str:
@@ -50,7 +50,7 @@ def fire(sqs: SQSClient, queue_url: str, schedule: ScheduleSpec, when: datetime)
 def run(settings: SchedulerSettings, stop: threading.Event, schedule: ScheduleSpec = PRECOMPUTE) -> None:
     """Fire ``schedule`` at its cron times until ``stop`` is set."""
     sqs = sqs_client(queue_url=settings.queue_url)
-    if settings.fire_on_start:
+    if settings.scheduler_fire_on_start:
         log.info("fired", key=fire(sqs, settings.queue_url, schedule, datetime.now(UTC)), reason="start")
     times = croniter(schedule.cron, datetime.now(UTC))
     while True:

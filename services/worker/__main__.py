@@ -50,9 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the worker; return the exit status (0 after a drain, 2 for bad settings, 1 otherwise)."""
     args = _parser().parse_args(argv)
     try:
-        settings, config = load_settings()
+        settings = load_settings()
         load_job_types(settings.type_modules)
-        load_handlers(config.handler_modules)
+        load_handlers(settings.handler_modules)
         check_every_type_bound()
     except (SettingsError, ImportError, MissingHandlerError) as error:
         return _fail(str(error), 2)
@@ -62,30 +62,28 @@ def main(argv: list[str] | None = None) -> int:
     except SecretError as error:
         return _fail(str(error), 1)
     try:
-        store = JobStore.from_url(database_url, pool_size=config.concurrency + 4)
+        store = JobStore.from_url(database_url, pool_size=settings.worker_concurrency + 4)
     except (SQLAlchemyError, DatabaseURLError) as error:
         return _fail(f"database at DATABASE_URL is not usable: {error}", 1)
     metadata: InstanceMetadata | None = None
     try:
         sqs = sqs_client(
             queue_url=settings.queue_url,
-            read_timeout=config.receive_wait_seconds + 10,
-            max_pool_connections=config.concurrency + 4,
+            read_timeout=settings.worker_receive_wait_seconds + 10,
+            max_pool_connections=settings.worker_concurrency + 4,
         )
-        worker = Worker(
-            store=store, sqs=sqs, queue_url=settings.queue_url, config=config, metrics=WorkerMetrics(REGISTRY)
-        )
+        worker = Worker(store=store, sqs=sqs, settings=settings, metrics=WorkerMetrics(REGISTRY))
         if args.check:
             worker.check()
             print(f"worker: settings, database and queue OK (max receive count {worker.max_receive_count})")
             return 0
-        if config.lifecycle_enabled:
-            metadata = InstanceMetadata(config.imds_endpoint)
+        if settings.lifecycle_enabled:
+            metadata = InstanceMetadata(settings.worker_imds_endpoint)
             worker.attach_lifecycle(
                 metadata=metadata, autoscaling=boto3.client("autoscaling", region_name=sqs.meta.region_name)
             )
-        if settings.metrics_port:
-            start_http_server(settings.metrics_port, addr="0.0.0.0", registry=REGISTRY)  # noqa: S104 - scraped by the agent
+        if settings.worker_metrics_port:
+            start_http_server(settings.worker_metrics_port, addr="0.0.0.0", registry=REGISTRY)  # noqa: S104 - scraped by the agent
 
         def on_signal(signum: int, _frame: FrameType | None) -> None:
             worker.stop()

@@ -1,136 +1,175 @@
 """The worker's settings, read once from the environment at start (pydantic-settings).
 
-A missing or invalid setting stops the worker with one line naming it: see :func:`load_settings`.
+Field ``worker_concurrency`` is the variable ``WORKER_CONCURRENCY`` (any case): every
+setting, its default and its checks are declared here once, and the worker reads this
+object. The queue defaults come from :data:`services.jobs.spec.QUEUE`, the values the CDK
+stack and the local system size the queue with. A missing or invalid setting stops the
+worker with one line naming it: see :func:`load_settings`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
+import os
+import socket
+from typing import Any, Self
 
 import pydantic
 from pydantic import Field
-from pydantic_settings import SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.items.redis_settings import RedisSettings
 from services.jobs import DEFAULT_DATABASE_URL
 from services.jobs.spec import QUEUE
-from services.settings import DatabaseURL, LogLevel, SettingsError, env_names, read_settings
-from services.worker.config import WorkerConfig, default_worker_id
+from services.settings import DatabaseURL, LogLevel, read_settings
 
-_CONFIG_FIELDS = {field.name for field in dataclasses.fields(WorkerConfig)}
+MAX_VISIBILITY_SECONDS = 12 * 3600
+"""SQS's longest visibility timeout (and so the longest useful backoff)."""
 
 
-def _env(name: str, default: Any, description: str, **constraints: Any) -> Any:
-    """A setting read from the environment variable ``name``."""
-    return Field(default=default, validation_alias=name, description=description, **constraints)
+def default_worker_id() -> str:
+    """``<hostname>-<pid>``: unique per process on a fleet of instances."""
+    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 class WorkerSettings(RedisSettings):
-    """Environment variables of ``python -m services.worker`` (names as in the aliases; the
-    ``REDIS_*`` ones, which the ``warm_item_cache`` precompute step uses, from :class:`RedisSettings`)."""
+    """Everything ``python -m services.worker`` reads from its environment. Field ``x_y`` is variable ``X_Y``.
 
-    model_config = SettingsConfigDict(populate_by_name=True)
+    The ``REDIS_*`` variables, which the ``warm_item_cache`` precompute step uses, come from
+    :class:`~services.items.redis_settings.RedisSettings`.
 
-    database_url: DatabaseURL = _env("DATABASE_URL", DEFAULT_DATABASE_URL, "the job database")
-    database_secret_arn: str | None = _env(
-        "DATABASE_SECRET_ARN",
-        None,
-        "Secrets Manager secret (RDS format) whose username/password complete DATABASE_URL, read at start",
+    A worker holds at most ``worker_concurrency + worker_batch_size`` messages: the ones
+    running and one batch waiting. Every held message has its visibility extended (and its
+    job's lease renewed) every ``worker_heartbeat_seconds``, so a job runs as long as it
+    needs while its worker lives, and reappears within ``worker_visibility_timeout_seconds``
+    when the worker dies.
+    """
+
+    # validate_default: the defaults taken from the queue spec pass the same checks as any value
+    model_config = SettingsConfigDict(validate_default=True)
+
+    queue_url: str = Field(min_length=1, description="the SQS job queue (its redrive policy names the DLQ)")
+    database_url: DatabaseURL = Field(default=DEFAULT_DATABASE_URL, description="the job database")
+    database_secret_arn: str | None = Field(
+        default=None, description="Secrets Manager secret (RDS format) whose username/password complete DATABASE_URL"
     )
-    queue_url: str = Field(validation_alias="QUEUE_URL", min_length=1, description="the SQS job queue")
-    log_level: LogLevel = _env("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR")
-    log_json: bool = _env("LOG_JSON", True, "JSON lines (true) or console text (false)")
+    log_level: LogLevel = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+    log_json: bool = Field(default=True, description="JSON lines (true) or console text (false)")
     job_type_modules: str = Field(
-        "", description="extra job type (contract) modules, comma-separated: the API's JOB_TYPE_MODULES"
+        default="", description="extra job type (contract) modules, comma-separated: the API's JOB_TYPE_MODULES"
     )
-    handler_modules: str = _env(
-        "JOB_HANDLER_MODULES", "", "extra handler modules to import, comma-separated: handlers of those types"
+    job_handler_modules: str = Field(
+        default="", description="extra handler modules to import, comma-separated: handlers of those types"
     )
-    worker_id: str = Field(
-        default_factory=default_worker_id, validation_alias="WORKER_ID", min_length=1, description="this worker's name"
+    worker_id: str = Field(default_factory=default_worker_id, min_length=1, description="this worker's name")
+    worker_concurrency: int = Field(default=10, ge=1, le=512, description="jobs run at once (threads)")
+    worker_batch_size: int = Field(
+        default=QUEUE.batch_size, ge=1, le=10, description="messages per receive and per ack batch"
     )
-    concurrency: int = _env("WORKER_CONCURRENCY", 10, "jobs run at once", ge=1, le=512)
-    batch_size: int = _env("WORKER_BATCH_SIZE", QUEUE.batch_size, "messages per receive and per ack batch", ge=1, le=10)
-    receive_wait_seconds: int = _env(
-        "WORKER_RECEIVE_WAIT_SECONDS", QUEUE.receive_wait_seconds, "long poll", ge=0, le=20
+    worker_receive_wait_seconds: int = Field(
+        default=QUEUE.receive_wait_seconds,
+        ge=0,
+        le=20,
+        description="long poll; 0 short-polls, pausing 0.1 s when empty",
     )
-    visibility_timeout_seconds: int = _env(
-        "WORKER_VISIBILITY_TIMEOUT_SECONDS",
-        QUEUE.visibility_timeout_seconds,
-        "visibility set at receive and by each heartbeat",
+    worker_visibility_timeout_seconds: int = Field(
+        default=QUEUE.visibility_timeout_seconds,
         ge=1,
-        le=43200,
+        le=MAX_VISIBILITY_SECONDS,
+        description="visibility set at receive and by each heartbeat",
     )
-    heartbeat_seconds: float = _env("WORKER_HEARTBEAT_SECONDS", QUEUE.heartbeat_seconds, "heartbeat interval", gt=0)
-    lease_seconds: float = _env("WORKER_LEASE_SECONDS", QUEUE.visibility_timeout_seconds, "job lease", gt=0)
-    max_receive_count: int | None = _env(
-        "WORKER_MAX_RECEIVE_COUNT", None, "attempts per message; unset: the redrive policy's", ge=1, le=1000
+    worker_heartbeat_seconds: float = Field(default=QUEUE.heartbeat_seconds, gt=0, description="heartbeat interval")
+    worker_lease_seconds: float = Field(default=QUEUE.visibility_timeout_seconds, gt=0, description="job lease")
+    worker_max_receive_count: int | None = Field(
+        default=None, ge=1, le=1000, description="attempts per message; unset: the queue's redrive policy's"
     )
-    backoff_base_seconds: float = _env("WORKER_BACKOFF_BASE_SECONDS", 2.0, "first retry delay", gt=0)
-    backoff_max_seconds: float = _env("WORKER_BACKOFF_MAX_SECONDS", 300.0, "longest retry delay", gt=0)
-    drain_seconds: float = _env("WORKER_DRAIN_SECONDS", 60.0, "time running jobs get at shutdown", ge=0)
-    reaper_interval_seconds: float = _env("WORKER_REAPER_INTERVAL_SECONDS", 30.0, "reaper period; 0 turns it off", ge=0)
-    reap_grace_seconds: float | None = _env(
-        "WORKER_REAP_GRACE_SECONDS", None, "time past lease expiry before reaping; unset: the lease", ge=0
+    worker_backoff_base_seconds: float = Field(default=2.0, gt=0, description="first retry delay (ceiling)")
+    worker_backoff_max_seconds: float = Field(
+        default=300.0, gt=0, le=MAX_VISIBILITY_SECONDS, description="longest retry delay (ceiling)"
     )
-    relay_retry_seconds: float = _env("WORKER_RELAY_RETRY_SECONDS", 30.0, "outbox resend interval", gt=0)
-    ack_flush_seconds: float = _env("WORKER_ACK_FLUSH_SECONDS", 1.0, "longest wait to fill a delete batch", gt=0)
-    metrics_port: int | None = _env(
-        "WORKER_METRICS_PORT", None, "serve Prometheus /metrics on this port", ge=1, le=65535
+    worker_drain_seconds: float = Field(default=60.0, ge=0, description="time running jobs get at shutdown")
+    worker_reaper_interval_seconds: float = Field(
+        default=30.0, ge=0, description="how often to requeue dead workers' jobs and resend the outbox; 0 turns it off"
     )
-    lifecycle_hook_name: str | None = _env("WORKER_LIFECYCLE_HOOK_NAME", None, "termination lifecycle hook to complete")
-    asg_name: str | None = _env("WORKER_ASG_NAME", None, "the worker's Auto Scaling group (with the hook)")
-    imds_endpoint: str = _env("WORKER_IMDS_ENDPOINT", "http://169.254.169.254", "instance metadata service")
-    lifecycle_poll_seconds: float = _env("WORKER_LIFECYCLE_POLL_SECONDS", 5.0, "lifecycle-state poll interval", gt=0)
+    worker_reap_grace_seconds: float | None = Field(
+        default=None, ge=0, description="time past lease expiry before a job counts as abandoned; unset: the lease"
+    )
+    worker_relay_retry_seconds: float = Field(default=30.0, gt=0, description="outbox resend interval")
+    worker_ack_flush_seconds: float = Field(default=1.0, gt=0, description="longest wait to fill a delete batch")
+    worker_metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="serve Prometheus /metrics on this port"
+    )
+    worker_lifecycle_hook_name: str | None = Field(default=None, description="termination lifecycle hook to complete")
+    worker_asg_name: str | None = Field(default=None, description="the worker's Auto Scaling group (with the hook)")
+    worker_imds_endpoint: str = Field(default="http://169.254.169.254", description="instance metadata service")
+    worker_lifecycle_poll_seconds: float = Field(default=5.0, gt=0, description="lifecycle-state poll interval")
 
-    @pydantic.field_validator("lifecycle_hook_name", "asg_name", "database_secret_arn")
+    @pydantic.field_validator("worker_lifecycle_hook_name", "worker_asg_name", "database_secret_arn")
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
+
+    @pydantic.model_validator(mode="after")
+    def _consistent(self) -> Self:
+        problems = []
+        if self.worker_heartbeat_seconds >= self.worker_visibility_timeout_seconds:
+            problems.append(
+                "WORKER_HEARTBEAT_SECONDS must be below WORKER_VISIBILITY_TIMEOUT_SECONDS "
+                f"(got {self.worker_heartbeat_seconds} and {self.worker_visibility_timeout_seconds})"
+            )
+        if self.worker_heartbeat_seconds >= self.worker_lease_seconds:
+            problems.append(
+                "WORKER_HEARTBEAT_SECONDS must be below WORKER_LEASE_SECONDS "
+                f"(got {self.worker_heartbeat_seconds} and {self.worker_lease_seconds})"
+            )
+        if self.worker_backoff_base_seconds > self.worker_backoff_max_seconds:
+            problems.append(
+                "WORKER_BACKOFF_BASE_SECONDS must be at most WORKER_BACKOFF_MAX_SECONDS "
+                f"(got {self.worker_backoff_base_seconds} and {self.worker_backoff_max_seconds})"
+            )
+        if (self.worker_lifecycle_hook_name is None) != (self.worker_asg_name is None):
+            problems.append("WORKER_LIFECYCLE_HOOK_NAME and WORKER_ASG_NAME must be set together (or neither)")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @property
     def type_modules(self) -> list[str]:
         """``JOB_TYPE_MODULES`` as a list."""
         return [name.strip() for name in self.job_type_modules.split(",") if name.strip()]
 
-    def worker_config(self) -> WorkerConfig:
-        """The :class:`WorkerConfig` these settings describe; ``ValueError`` for inconsistent values."""
-        values = self.model_dump(include=_CONFIG_FIELDS)
-        values["handler_modules"] = tuple(name.strip() for name in self.handler_modules.split(",") if name.strip())
-        return WorkerConfig(**values)
+    @property
+    def handler_modules(self) -> tuple[str, ...]:
+        """``JOB_HANDLER_MODULES`` as module names."""
+        return tuple(name.strip() for name in self.job_handler_modules.split(",") if name.strip())
+
+    @property
+    def reap_grace(self) -> float:
+        """Seconds after lease expiry before the reaper takes a job back."""
+        return self.worker_lease_seconds if self.worker_reap_grace_seconds is None else self.worker_reap_grace_seconds
+
+    @property
+    def lifecycle_enabled(self) -> bool:
+        """True when the worker should follow its instance's termination lifecycle hook."""
+        return self.worker_lifecycle_hook_name is not None
 
 
-_ENV_NAMES = env_names(WorkerSettings)
+def load_settings(**overrides: Any) -> WorkerSettings:
+    """Read the settings from the environment (``overrides``, by field name, win).
 
-
-def load_settings(**overrides: Any) -> tuple[WorkerSettings, WorkerConfig]:
-    """Read the settings from the environment (``overrides`` win) and derive the worker config.
-
-    Raises :class:`SettingsError` with one line naming each bad setting.
+    Raises :class:`services.settings.SettingsError` with one line naming each bad setting.
     """
-    settings = read_settings(WorkerSettings, **overrides)
-    try:
-        return settings, settings.worker_config()
-    except ValueError as error:
-        raise SettingsError(f"inconsistent worker settings: {_with_env_names(str(error))}") from None
+    return read_settings(WorkerSettings, **overrides)
 
 
-def settings_help() -> str:
-    """One line per environment variable: name, default and meaning (for ``--help``)."""
+def settings_help(settings: type[BaseSettings] = WorkerSettings) -> str:
+    """One line per environment variable of ``settings``: name, meaning and default (for ``--help``)."""
     lines = []
-    for name, field in WorkerSettings.model_fields.items():
+    for name, field in settings.model_fields.items():
         if field.is_required():
             default = "required"
         elif field.default_factory is not None:
             default = "default <hostname>-<pid>"
         else:
             default = "unset by default" if field.default is None else f"default {field.default!r}"
-        lines.append(f"  {_ENV_NAMES[name]:<34} {field.description} ({default})")
+        lines.append(f"  {name.upper():<34} {field.description} ({default})")
     return "\n".join(lines)
-
-
-def _with_env_names(message: str) -> str:
-    for name, env in sorted(_ENV_NAMES.items(), key=lambda pair: -len(pair[0])):
-        message = message.replace(name, env)
-    return message

@@ -12,10 +12,11 @@ The life of one message here:
 4. Run by a job thread. Success is recorded (with any staged effects, only if the lease is
    still ours) and the message deleted in a batch. A failure is recorded and the message
    hidden for an exponential backoff with jitter; on the message's last allowed receive, or
-   for a permanent error, the job is marked failed and the message released for the DLQ.
+   for a permanent error, the job is marked failed and the message released for the DLQ
+   (the policy, pure and table-tested, is :mod:`services.worker.retry`).
 
 ``stop()`` (SIGTERM) drains: no more receives, messages not yet started are released at
-once, running jobs get ``drain_seconds`` to finish, and the rest are released; then the
+once, running jobs get ``WORKER_DRAIN_SECONDS`` to finish, and the rest are released; then the
 termination lifecycle action is completed when the instance is terminating.
 """
 
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import queue
 import random
 import threading
@@ -40,13 +40,14 @@ from services.jobs.context import JobCancelledError, JobContext, PermanentJobErr
 from services.jobs.spec import JobMessage, MessageFormatError, parse_message_body
 from services.jobs.types import InvalidPayloadError, UnknownJobTypeError, get_job_type
 from services.worker.acks import Acker
-from services.worker.config import WorkerConfig
 from services.worker.heartbeat import Heartbeat
 from services.worker.inflight import Held, Inflight, State
 from services.worker.lifecycle import InstanceMetadata, Lifecycle
 from services.worker.metrics import WorkerMetrics
 from services.worker.reaper import Reaper
 from services.worker.registry import MissingHandlerError, check_every_type_bound, handler_for, load_handlers
+from services.worker.retry import ErrorKind, Verdict, backoff_seconds, decide, last_receive
+from services.worker.settings import WorkerSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient
@@ -64,7 +65,8 @@ class WorkerStartError(RuntimeError):
 class Worker:
     """One worker process's consumer (see the module doc). :meth:`stop` is thread-safe.
 
-    Counts are in ``worker.metrics`` (``worker.metrics.jobs_retried`` and so on).
+    ``settings`` (the queue, timings, limits) are read as they are: their checks ran when
+    they were built. Counts are in ``worker.metrics`` (``worker.metrics.jobs_retried`` and so on).
     """
 
     def __init__(
@@ -72,16 +74,15 @@ class Worker:
         *,
         store: JobStore,
         sqs: SQSClient,
-        queue_url: str,
-        config: WorkerConfig,
+        settings: WorkerSettings,
         metrics: WorkerMetrics | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        self.config = config
+        self.settings = settings
         self.metrics = metrics if metrics is not None else WorkerMetrics()
         self._store = store
         self._sqs = sqs
-        self._queue_url = queue_url
+        self._queue_url = settings.queue_url
         self._rng = rng or random.Random()
         self._inflight = Inflight()
         self._jobs: queue.SimpleQueue[Held | None] = queue.SimpleQueue()
@@ -91,31 +92,36 @@ class Worker:
         self._stopping = threading.Event()
         self.receiving = threading.Event()
         """Set once the worker has started receiving (for tests and supervisors)."""
-        self._acker = Acker(sqs, queue_url, batched=config.batch_size > 1, flush_seconds=config.ack_flush_seconds)
+        self._acker = Acker(
+            sqs,
+            settings.queue_url,
+            batched=settings.worker_batch_size > 1,
+            flush_seconds=settings.worker_ack_flush_seconds,
+        )
         self.heartbeat = Heartbeat(
             sqs=sqs,
-            queue_url=queue_url,
+            queue_url=settings.queue_url,
             store=store,
             inflight=self._inflight,
-            interval=config.heartbeat_seconds,
-            visibility=config.visibility_timeout_seconds,
-            lease_seconds=config.lease_seconds,
+            interval=settings.worker_heartbeat_seconds,
+            visibility=settings.worker_visibility_timeout_seconds,
+            lease_seconds=settings.worker_lease_seconds,
         )
         self.lifecycle: Lifecycle | None = None
-        self.max_receive_count = config.max_receive_count or 0
+        self.max_receive_count = settings.worker_max_receive_count or 0
         self.has_dead_letter_queue = True
 
     def attach_lifecycle(self, *, metadata: InstanceMetadata, autoscaling: AutoScalingClient) -> None:
-        """Follow this instance's termination lifecycle hook (named in the config): on
+        """Follow this instance's termination lifecycle hook (named in the settings): on
         ``Terminated`` drain, then complete the lifecycle action."""
-        if self.config.lifecycle_hook_name is None or self.config.asg_name is None:
-            raise ValueError("the worker config names no lifecycle hook and Auto Scaling group")
+        if self.settings.worker_lifecycle_hook_name is None or self.settings.worker_asg_name is None:
+            raise ValueError("WORKER_LIFECYCLE_HOOK_NAME and WORKER_ASG_NAME are not set")
         self.lifecycle = Lifecycle(
             metadata=metadata,
             autoscaling=autoscaling,
-            hook_name=self.config.lifecycle_hook_name,
-            asg_name=self.config.asg_name,
-            poll_seconds=self.config.lifecycle_poll_seconds,
+            hook_name=self.settings.worker_lifecycle_hook_name,
+            asg_name=self.settings.worker_asg_name,
+            poll_seconds=self.settings.worker_lifecycle_poll_seconds,
             on_terminate=self.stop,
         )
 
@@ -130,7 +136,7 @@ class Worker:
 
     def run(self) -> None:
         """Consume until :meth:`stop`, then drain. Raises :class:`WorkerStartError` if it cannot start."""
-        load_handlers(self.config.handler_modules)
+        load_handlers(self.settings.handler_modules)
         try:
             check_every_type_bound()
         except MissingHandlerError as error:
@@ -138,7 +144,7 @@ class Worker:
         self.check()
         threads = [
             threading.Thread(target=self._job_thread, name=f"job-{i}", daemon=True)
-            for i in range(self.config.concurrency)
+            for i in range(self.settings.worker_concurrency)
         ]
         for thread in threads:
             thread.start()
@@ -151,9 +157,9 @@ class Worker:
             self.lifecycle.start()
         _log.info(
             "worker started",
-            worker_id=self.config.worker_id,
-            concurrency=self.config.concurrency,
-            batch_size=self.config.batch_size,
+            worker_id=self.settings.worker_id,
+            concurrency=self.settings.worker_concurrency,
+            batch_size=self.settings.worker_batch_size,
             max_receive_count=self.max_receive_count,
         )
         # Receiving runs on a thread of its own, so a stop can release held messages at once
@@ -163,7 +169,7 @@ class Worker:
         receiver.start()
         self._stopping.wait()
         self._drain(threads, reaper, receiver)
-        _log.info("worker stopped", worker_id=self.config.worker_id, **self.metrics.snapshot())
+        _log.info("worker stopped", worker_id=self.settings.worker_id, **self.metrics.snapshot())
         if failure:
             raise failure[0]
 
@@ -179,24 +185,24 @@ class Worker:
         policy = attributes.get("Attributes", {}).get("RedrivePolicy")
         queue_max = int(json.loads(policy)["maxReceiveCount"]) if policy else None
         self.has_dead_letter_queue = queue_max is not None
-        if self.config.max_receive_count is None:
+        if self.settings.worker_max_receive_count is None:
             self.max_receive_count = queue_max or 5
-        elif queue_max is not None and queue_max != self.config.max_receive_count:
+        elif queue_max is not None and queue_max != self.settings.worker_max_receive_count:
             _log.warning("max receive count differs from the queue's redrive policy", queue=queue_max)
         if not self.has_dead_letter_queue:
             _log.warning("the queue has no dead-letter queue: messages of failed jobs are deleted")
 
     def _reaper(self) -> Reaper | None:
-        if self.config.reaper_interval_seconds <= 0:
+        if self.settings.worker_reaper_interval_seconds <= 0:
             return None
         producer = Producer(
-            self._store, self._sqs, self._queue_url, relay_retry_seconds=self.config.relay_retry_seconds
+            self._store, self._sqs, self._queue_url, relay_retry_seconds=self.settings.worker_relay_retry_seconds
         )
         return Reaper(
             store=self._store,
             producer=producer,
-            interval=self.config.reaper_interval_seconds,
-            grace_seconds=self.config.reap_grace,
+            interval=self.settings.worker_reaper_interval_seconds,
+            grace_seconds=self.settings.reap_grace,
             max_attempts=self.max_receive_count,
         )
 
@@ -217,14 +223,17 @@ class Worker:
         while not self._stopping.is_set():
             # Look again after the wait: the drain's releases make room, and receiving then
             # would take back the very messages it just released (and spend one of their receives).
-            if not self._inflight.wait_for_room(self.config.concurrency, timeout=0.5) or self._stopping.is_set():
+            if (
+                not self._inflight.wait_for_room(self.settings.worker_concurrency, timeout=0.5)
+                or self._stopping.is_set()
+            ):
                 continue
             try:
                 messages = self._sqs.receive_message(
                     QueueUrl=self._queue_url,
-                    MaxNumberOfMessages=self.config.batch_size,
-                    WaitTimeSeconds=self.config.receive_wait_seconds,
-                    VisibilityTimeout=self.config.visibility_timeout_seconds,
+                    MaxNumberOfMessages=self.settings.worker_batch_size,
+                    WaitTimeSeconds=self.settings.worker_receive_wait_seconds,
+                    VisibilityTimeout=self.settings.worker_visibility_timeout_seconds,
                     MessageSystemAttributeNames=["ApproximateReceiveCount"],
                 ).get("Messages", [])
             except (BotoCoreError, ClientError) as error:
@@ -234,7 +243,7 @@ class Worker:
                 continue
             failures = 0
             if not messages:
-                if self.config.receive_wait_seconds == 0:  # short polling: don't spin on an empty queue
+                if self.settings.worker_receive_wait_seconds == 0:  # short polling: don't spin on an empty queue
                     self._stopping.wait(_SHORT_POLL_PAUSE)
                 continue
             held = [self._hold(message) for message in messages]
@@ -264,11 +273,11 @@ class Worker:
                 self._poison(item, str(error))
         try:
             batch = self._identify(parsed)
-            owner = f"{self.config.worker_id}#{next(self._claims)}"
+            owner = f"{self.settings.worker_id}#{next(self._claims)}"
             rows = self._store.claim(
                 [h.job_id for h in batch if h.job_id],
                 owner=owner,
-                lease_seconds=self.config.lease_seconds,
+                lease_seconds=self.settings.worker_lease_seconds,
                 redrive=[h.job_id for h in batch if h.job_id and h.receive_count == 1],
             )
         except SQLAlchemyError as error:
@@ -335,13 +344,25 @@ class Worker:
         if self._inflight.settle(item):
             self._toward_dead_letter(item, reason)
 
+    def _decide(self, item: Held, kind: ErrorKind) -> Verdict:
+        return decide(
+            kind,
+            receive_count=item.receive_count,
+            max_receive_count=self.max_receive_count,
+            has_dead_letter_queue=self.has_dead_letter_queue,
+        )
+
     def _toward_dead_letter(self, item: Held, reason: str) -> None:
-        """Release a settled message that must end in the DLQ (the redrive policy moves it)."""
-        if not self.has_dead_letter_queue:
+        """Settle a message whose job cannot succeed: released for the DLQ, or deleted without one."""
+        self._finish(item, self._decide(item, ErrorKind.PERMANENT), reason)
+
+    def _finish(self, item: Held, verdict: Verdict, reason: str) -> None:
+        """Act on a final verdict for a settled message (see :mod:`services.worker.retry`)."""
+        if verdict is Verdict.FAIL:
             self._acker.delete(item.receipt)
             return
-        self._acker.set_visibility(item.receipt, 0)
-        if item.receive_count >= self.max_receive_count:
+        self._acker.set_visibility(item.receipt, 0)  # the redrive policy moves it at maxReceiveCount
+        if last_receive(item.receive_count, self.max_receive_count):
             self.metrics.dead_lettered.inc()
             _log.warning("message dead-lettered", job_id=item.job_id, message_id=item.message_id, reason=reason[:500])
 
@@ -437,37 +458,39 @@ class Worker:
             _log.warning("lease lost before completion: result discarded")
 
     def _failed(self, item: Held, job: Job, owner: str, error: str, *, permanent: bool, run_ms: int | None) -> None:
-        final = permanent or item.receive_count >= self.max_receive_count
+        verdict = self._decide(item, ErrorKind.PERMANENT if permanent else ErrorKind.TRANSIENT)
         try:
-            if final:
-                won = self._store.fail(job.id, owner=owner, error=error, run_ms=run_ms)
-            else:
+            if verdict is Verdict.RETRY:
                 won = self._store.retry(job.id, owner=owner, error=error)
+            else:
+                won = self._store.fail(job.id, owner=owner, error=error, run_ms=run_ms)
         except SQLAlchemyError as db_error:
             # The lease runs out and the message comes back after the backoff: the next attempt decides.
             _log.error("recording a failure failed", error=str(db_error))
-            won = True
-            final = False
+            won, verdict = True, Verdict.RETRY
         if not self._inflight.settle(item):
             return
         if not won:
             self.metrics.lost_leases.inc()
             _log.warning("lease lost before the failure was recorded", error=error)
             return
-        if final:
-            self.metrics.failed.labels(job.type).inc()
-            _log.error("job failed", error=error, permanent=permanent, receive_count=item.receive_count)
-            self._toward_dead_letter(item, error)
-        else:
+        if verdict is Verdict.RETRY:
             delay = self._backoff(job.attempts)
             self._acker.set_visibility(item.receipt, delay)
             self.metrics.retried.labels(job.type).inc()
             _log.warning("job attempt failed; retrying", error=error, retry_in_seconds=delay)
+        else:
+            self.metrics.failed.labels(job.type).inc()
+            _log.error("job failed", error=error, permanent=permanent, receive_count=item.receive_count)
+            self._finish(item, verdict, error)
 
     def _backoff(self, attempt: int) -> int:
-        """Exponential backoff with equal jitter: half the cap, plus up to the other half."""
-        cap = min(self.config.backoff_max_seconds, self.config.backoff_base_seconds * 2.0 ** max(attempt - 1, 0))
-        return math.ceil(cap / 2 + self._rng.uniform(0, cap / 2))
+        return backoff_seconds(
+            attempt,
+            base=self.settings.worker_backoff_base_seconds,
+            maximum=self.settings.worker_backoff_max_seconds,
+            jitter=self._rng.random(),
+        )
 
     # ---- stop ------------------------------------------------------------------------------
 
@@ -487,13 +510,13 @@ class Worker:
         self.metrics.released.inc(len(items))
 
     def _drain(self, threads: list[threading.Thread], reaper: Reaper | None, receiver: threading.Thread) -> None:
-        deadline = time.monotonic() + self.config.drain_seconds
+        deadline = time.monotonic() + self.settings.worker_drain_seconds
         unstarted = self._inflight.take(State.WAITING)
         self._release(unstarted, started=False)
         self._acker.flush()
         _log.info("draining", released=len(unstarted), running=len(self._inflight))
         # The receiver releases what a poll in progress brings; a batch it was dispatching waits.
-        receiver.join(timeout=self.config.receive_wait_seconds + 30)
+        receiver.join(timeout=self.settings.worker_receive_wait_seconds + 30)
         late = self._inflight.take(State.WAITING) + self._inflight.take(State.RECEIVED)
         self._release(late, started=False)
         self._acker.flush()

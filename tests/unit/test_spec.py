@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from services.jobs.spec import PRECOMPUTE, QueueSpec, ScheduleSpec, scheduled_message_body
+from services.jobs.spec import PRECOMPUTE, ScheduleSpec, scheduled_message_body
 
 
 @pytest.mark.parametrize(
@@ -43,17 +43,3 @@ def test_the_scheduled_message_is_keyed_by_its_firing() -> None:
         "payload": PRECOMPUTE.payload,
         "idempotency_key": "schedule:precompute:2026-11-27T03:00:00Z",
     }
-
-
-@pytest.mark.parametrize(
-    ("changes", "setting"),
-    [
-        ({"heartbeat_seconds": 130}, "visibility_timeout_seconds must exceed heartbeat_seconds"),
-        ({"max_receive_count": 0}, "max_receive_count"),
-        ({"receive_wait_seconds": 21}, "receive_wait_seconds"),
-        ({"batch_size": 11}, "batch_size"),
-    ],
-)
-def test_queue_settings_are_checked(changes: dict[str, int], setting: str) -> None:
-    with pytest.raises(ValueError, match=setting):
-        QueueSpec(**changes)

@@ -29,7 +29,11 @@ BROKEN = threading.Event()
 """While set, ``test-flaky`` fails."""
 
 STARTED: list[str] = []
-"""The ids of the jobs ``test-effect`` started, in this process (a claimed job may not have started yet)."""
+"""The ids of the jobs ``test-effect`` and ``test-gated`` started, in this process, once per start
+(a claimed job may not have started yet)."""
+
+GATE = threading.Event()
+"""``test-gated`` runs until this is set (tests use the ``gate`` fixture, which sets it at the end)."""
 
 
 class EffectPayload(pydantic.BaseModel):
@@ -39,6 +43,7 @@ class EffectPayload(pydantic.BaseModel):
 EFFECT = declare("test-effect", payload=EffectPayload, description="Sleep, then write one effect row.")
 FLAKY = declare("test-flaky", description="Fail while BROKEN is set.")
 BAD_RESULT = declare("test-bad-result", description="Return something that is not JSON.")
+GATED = declare("test-gated", description="Run until GATE opens, then write one effect row.")
 
 
 @handler(EFFECT)
@@ -63,3 +68,14 @@ def flaky(payload: dict[str, Any], ctx: JobContext) -> str:
 def bad_result(payload: dict[str, Any], ctx: JobContext) -> object:
     """Return something that is not JSON."""
     return {"when": object()}
+
+
+@handler(GATED)
+def gated(payload: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+    """Run until GATE opens (stopping early if the worker cancels it), then write one effect row."""
+    STARTED.append(ctx.job_id)
+    while not GATE.wait(0.05):
+        ctx.check_cancelled()
+    job_id, attempt = ctx.job_id, ctx.attempt
+    ctx.stage(lambda conn: conn.execute(sa.insert(effects).values(job_id=job_id, attempt=attempt)))
+    return {"attempt": attempt}

@@ -1,9 +1,8 @@
-"""The two commands as processes: ``python -m services.worker`` and ``python -m services.worker.dlq``."""
+"""``python -m services.worker``: its settings, its one-line errors, and the process itself."""
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,11 +12,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 from services.jobs import JobStatus, JobStore, Producer
-from services.worker import dlq
+from services.jobs.spec import QUEUE
 from services.worker.__main__ import main as worker_main
-from services.worker.config import WorkerConfig
-from services.worker.settings import load_settings
-from tests.jobs.conftest import CONTRACT_SAMPLE, Queues, queue_depth
+from services.worker.settings import WorkerSettings, load_settings, settings_help
+from tests.jobs.conftest import CONTRACT_SAMPLE, Queues
 from tests.support import wait_until
 from tests.worker.conftest import ROOT, worker_env
 
@@ -51,7 +49,21 @@ def _worker(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
         ({"JOB_HANDLER_MODULES": "no_such_handlers"}, "'no_such_handlers' cannot be imported"),
         ({"JOB_TYPE_MODULES": "no_such_types"}, "job type module 'no_such_types' cannot be imported"),
         ({"REDIS_URL": "localhost:6379"}, "setting REDIS_URL is invalid: must be a redis://"),
-        ({"WORKER_LIFECYCLE_HOOK_NAME": "drain"}, "must be set together"),
+        (
+            {"WORKER_LEASE_SECONDS": "30"},
+            "WORKER_HEARTBEAT_SECONDS must be below WORKER_LEASE_SECONDS (got 60.0 and 30.0)",
+        ),
+        (
+            {"WORKER_BACKOFF_BASE_SECONDS": "10", "WORKER_BACKOFF_MAX_SECONDS": "5"},
+            "WORKER_BACKOFF_BASE_SECONDS must be at most WORKER_BACKOFF_MAX_SECONDS (got 10.0 and 5.0)",
+        ),
+        ({"WORKER_BACKOFF_MAX_SECONDS": "50000"}, "setting WORKER_BACKOFF_MAX_SECONDS is invalid"),
+        (
+            {"WORKER_LIFECYCLE_HOOK_NAME": "drain"},
+            "WORKER_LIFECYCLE_HOOK_NAME and WORKER_ASG_NAME must be set together",
+        ),
+        ({"WORKER_ASG_NAME": "workers"}, "WORKER_LIFECYCLE_HOOK_NAME and WORKER_ASG_NAME must be set together"),
+        ({"worker_concurrency": "0"}, "setting WORKER_CONCURRENCY is invalid"),
     ],
 )
 def test_a_bad_setting_stops_the_worker_with_one_line_naming_it(
@@ -66,11 +78,25 @@ def test_a_bad_setting_stops_the_worker_with_one_line_naming_it(
     assert message in err
 
 
-def test_the_settings_default_to_the_worker_config_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in [name for name in os.environ if name.startswith("WORKER_") or name == "JOB_HANDLER_MODULES"]:
-        monkeypatch.delenv(name)
-    _, config = load_settings(queue_url="http://127.0.0.1:9/queue", worker_id="w")
-    assert config == WorkerConfig(worker_id="w")
+def test_the_queue_defaults_come_from_the_shared_spec_and_pass_the_checks() -> None:
+    settings = load_settings(queue_url="http://127.0.0.1:9/queue")
+    assert settings.worker_batch_size == QUEUE.batch_size
+    assert settings.worker_receive_wait_seconds == QUEUE.receive_wait_seconds
+    assert settings.worker_visibility_timeout_seconds == QUEUE.visibility_timeout_seconds
+    assert settings.worker_heartbeat_seconds == QUEUE.heartbeat_seconds
+    assert settings.worker_lease_seconds == QUEUE.visibility_timeout_seconds
+    assert settings.worker_max_receive_count is None  # the queue's redrive policy decides
+
+
+def test_each_setting_is_read_from_the_variable_of_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, field in WorkerSettings.model_fields.items():
+        assert field.validation_alias is None, f"{name} has an alias: the field name must be the variable"
+    monkeypatch.setenv("QUEUE_URL", "http://127.0.0.1:9/queue")
+    monkeypatch.setenv("WORKER_CONCURRENCY", "7")
+    monkeypatch.setenv("JOB_HANDLER_MODULES", " a.b , c ,")
+    settings = load_settings()
+    assert (settings.queue_url, settings.worker_concurrency) == ("http://127.0.0.1:9/queue", 7)
+    assert settings.handler_modules == ("a.b", "c")
 
 
 def test_a_declared_type_without_a_handler_stops_the_worker_naming_it(
@@ -96,11 +122,19 @@ def test_a_missing_queue_url_stops_the_process_without_a_traceback() -> None:
     assert result.stderr == "worker: setting QUEUE_URL is required\n"
 
 
-def test_help_lists_every_setting() -> None:
+def test_help_lists_every_setting_with_its_default_and_meaning() -> None:
     result = _worker(worker_env(), "--help")
     assert result.returncode == 0
-    for name in ["QUEUE_URL", "DATABASE_URL", "WORKER_CONCURRENCY", "WORKER_HEARTBEAT_SECONDS", "WORKER_ASG_NAME"]:
-        assert name in result.stdout
+    lines = {line.split()[0]: line for line in settings_help().splitlines()}
+    assert sorted(lines) == sorted(name.upper() for name in WorkerSettings.model_fields)
+    for name, field in WorkerSettings.model_fields.items():
+        line = lines[name.upper()]
+        assert line in result.stdout
+        assert field.description
+        assert field.description in line
+    assert "(required)" in lines["QUEUE_URL"]
+    assert "(default 10)" in lines["WORKER_CONCURRENCY"]
+    assert "(unset by default)" in lines["WORKER_ASG_NAME"]
 
 
 def test_check_reports_the_queue_policy(moto_server: str, make_queues: Callable[..., Queues], sqlite_url: str) -> None:
@@ -149,94 +183,3 @@ def test_the_worker_process_runs_jobs_logs_json_and_drains_on_sigterm(
     assert all(line["attempt"] == 1 and line["service"] == "worker" for line in succeeded)
     assert lines[-1]["event"] == "worker stopped"
     assert lines[-1]["succeeded"] == 3
-
-
-@pytest.mark.usefixtures("isolated_logging")
-def test_the_dlq_tool_lists_inspects_and_redrives(
-    moto_server: str,
-    sqs_client: SQSClient,
-    make_queues: Callable[..., Queues],
-    sqlite_url: str,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    queues = make_queues()
-    with JobStore.from_url(sqlite_url) as store:
-        job, _ = store.create("fail", {})
-        store.claim([job.id], owner="w#1", lease_seconds=10)
-        store.fail(job.id, owner="w#1", error="RuntimeError: boom")
-    sqs_client.send_message(
-        QueueUrl=queues.dlq_url, MessageBody=json.dumps({"v": 1, "job_id": job.id, "type": "fail", "payload": {}})
-    )
-    sqs_client.send_message(QueueUrl=queues.dlq_url, MessageBody="garbage")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
-    monkeypatch.setenv("QUEUE_URL", queues.url)
-    monkeypatch.setenv("DATABASE_URL", sqlite_url)
-
-    assert dlq.main(["--json", "count"]) == 0
-    assert json.loads(capsys.readouterr().out)["messages"] == 2
-
-    assert dlq.main(["list"]) == 0
-    table = capsys.readouterr().out
-    assert job.id in table
-    assert "failed: RuntimeError: boom" in table
-    assert "not valid JSON" in table
-    assert "2 message(s)" in table
-    assert queue_depth(sqs_client, queues.dlq_url) == (2, 0), "listing must leave the messages visible"
-
-    assert dlq.main(["inspect", job.id]) == 0
-    shown = json.loads(capsys.readouterr().out)
-    assert (shown["job_id"], shown["job"]["status"], shown["job"]["error"]) == (job.id, "failed", "RuntimeError: boom")
-    assert dlq.main(["inspect", "nothing-like-this"]) == 1
-    capsys.readouterr()
-
-    assert dlq.main(["--json", "redrive", "--max", "1"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"method": "copy", "moved": 1, "task_handle": None}
-    assert dlq.main(["--json", "redrive"]) == 0
-    assert json.loads(capsys.readouterr().out)["moved"] == 1
-    assert queue_depth(sqs_client, queues.dlq_url) == (0, 0)
-    assert queue_depth(sqs_client, queues.url)[0] == 2
-
-
-def test_the_dlq_tool_needs_a_queue(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.delenv("QUEUE_URL", raising=False)
-    assert dlq.main(["count"]) == 2
-    assert "QUEUE_URL" in capsys.readouterr().err
-
-
-def test_the_dlq_tool_names_a_bad_setting_and_its_value(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv("LOG_JSON", "sometimes")
-    assert dlq.main(["count"]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("dlq: setting LOG_JSON is invalid: "), err
-    assert err.endswith("(got 'sometimes')\n"), err
-
-
-def test_the_dlq_tool_starts_a_move_task_where_sqs_offers_one() -> None:
-    import boto3
-    from botocore.stub import Stubber
-
-    from services.worker.deadletter import DeadLetterQueue
-
-    client = boto3.client("sqs", region_name="us-east-1")
-    base = "https://sqs.us-east-1.amazonaws.com/123456789012"
-    with Stubber(client) as stub:
-        for name in ("jobs-dlq", "jobs"):
-            stub.add_response(
-                "get_queue_attributes",
-                {"Attributes": {"QueueArn": f"arn:aws:sqs:us-east-1:123456789012:{name}"}},
-                {"QueueUrl": f"{base}/{name}", "AttributeNames": ["QueueArn"]},
-            )
-        stub.add_response(
-            "start_message_move_task",
-            {"TaskHandle": "task-1"},
-            {
-                "SourceArn": "arn:aws:sqs:us-east-1:123456789012:jobs-dlq",
-                "DestinationArn": "arn:aws:sqs:us-east-1:123456789012:jobs",
-            },
-        )
-        result = DeadLetterQueue(client, dlq_url=f"{base}/jobs-dlq", source_url=f"{base}/jobs").redrive()
-        stub.assert_no_pending_responses()
-    assert (result.method, result.task_handle, result.moved) == ("move-task", "task-1", None)

@@ -15,8 +15,8 @@ import pytest
 from botocore.stub import Stubber
 
 from services.jobs import JobStatus, JobStore, Producer
-from services.worker.config import WorkerConfig
 from services.worker.lifecycle import InstanceMetadata
+from services.worker.settings import WorkerSettings
 from services.worker.worker import Worker
 from tests.jobs.conftest import Queues
 from tests.support import INSTANCE_ID, FakeImds, serve_imds, wait_until
@@ -35,14 +35,15 @@ def imds() -> Iterator[FakeImds]:
 def _worker(
     store: JobStore, sqs_client: SQSClient, queues: Queues, imds: FakeImds, autoscaling: AutoScalingClient
 ) -> tuple[Worker, InstanceMetadata]:
-    config = WorkerConfig(
+    settings = WorkerSettings(
+        queue_url=queues.url,
         worker_id="asg-worker",
-        **FAST,  # type: ignore[arg-type]
-        lifecycle_hook_name="drain-workers",
-        asg_name="workers",
-        lifecycle_poll_seconds=0.1,
+        **{**FAST, "worker_drain_seconds": 60},  # the drain ends when the job does, well before this
+        worker_lifecycle_hook_name="drain-workers",
+        worker_asg_name="workers",
+        worker_lifecycle_poll_seconds=0.1,
     )
-    worker = Worker(store=store, sqs=sqs_client, queue_url=queues.url, config=config)
+    worker = Worker(store=store, sqs=sqs_client, settings=settings)
     metadata = InstanceMetadata(imds.url)
     worker.attach_lifecycle(metadata=metadata, autoscaling=autoscaling)
     return worker, metadata
