@@ -23,7 +23,8 @@ from pydantic_settings import BaseSettings
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from stacks.context import reference, shown  # noqa: E402  (needs ROOT on the path)
+from stacks.context_reference import reference  # noqa: E402  (needs ROOT on the path)
+from stacks.context_types import shown  # noqa: E402
 
 OUTPUT: Final = ROOT / "docs" / "settings.md"
 SERVICE_SETTINGS: Final = (

@@ -1,11 +1,12 @@
-"""The CDK context keys of this app: one typed model, one per-stage defaults table, one error type.
+"""The CDK context keys of this app: one typed model, and reading it with one-line errors.
 
 Every key is a field of :class:`Context` (``web_min_capacity`` is the key ``webMinCapacity``)
-with its type, its bounds and a description. A key the user leaves out takes, in this order:
+with its type (:mod:`stacks.context_types`), a description and a default. A key the user leaves
+out takes, in this order (:mod:`stacks.defaults`):
 
-1. its value in :data:`STAGE_DEFAULTS` for the stage, when the stages differ (``dev`` is the
+1. its value in ``STAGE_DEFAULTS`` for the stage, when the stages differ (``dev`` is the
    cheapest sensible deployment, ``prod`` turns on Multi-AZ and the protections);
-2. its rule in :data:`DERIVED_DEFAULTS`, when it follows from keys declared before it;
+2. its rule in ``DERIVED_DEFAULTS``, when it follows from keys declared before it;
 3. the default declared on the field, the same for both stages. The queue and the off-peak
    schedule default to services/jobs/spec.py, the values the worker and the local system use.
 
@@ -16,249 +17,47 @@ close) and raises :class:`ContextError` with one line naming the key and what it
 from __future__ import annotations
 
 import difflib
-import ipaddress
-import re
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Annotated, Any, Final, Literal, get_args, get_origin
+from collections.abc import Mapping
+from typing import Annotated, Final
 
-import annotated_types
 import pydantic
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 
 from services.jobs.spec import PRECOMPUTE, QUEUE
-from stacks.cron import CronError, check_cron, shift_cron
+from stacks.context_types import (
+    DEFAULT_CACHE_PORT,
+    DEFAULT_DB_PORTS,
+    SQS_MAX_RETENTION_SECONDS,
+    Architecture,
+    AuroraEngine,
+    CacheEngine,
+    CacheNodeType,
+    CachePort,
+    CertificateArn,
+    Cidr,
+    Cron,
+    Days,
+    Email,
+    Halves,
+    InstanceType,
+    Integer,
+    LogRetention,
+    Port,
+    Stage,
+    accepts,
+    instance_architecture,
+)
+from stacks.cron import CronError, shift_cron
+from stacks.defaults import PROD_MIN_BACKUP_RETENTION_DAYS, derived_default, stage_default
 
-Stage = Literal["dev", "prod"]
-Architecture = Literal["arm64", "x86_64"]
-AuroraEngine = Literal["aurora-postgresql", "aurora-mysql"]
-CacheEngine = Literal["redis", "valkey"]
-
-STAGES: Final[tuple[Stage, ...]] = get_args(Stage)
-DEFAULT_DB_PORTS: Final[dict[AuroraEngine, int]] = {"aurora-postgresql": 5432, "aurora-mysql": 3306}
-DEFAULT_CACHE_PORT: Final = 6379
-LOG_RETENTION_DAYS: Final = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 3653)
-"""The retention periods CloudWatch Logs accepts (the ones this app offers)."""
-SQS_MAX_RETENTION_SECONDS: Final = 14 * 24 * 3600
 CDK_OWNED_KEYS: Final = frozenset({"acknowledged-issue-numbers", "cli-telemetry"})
 """Context keys of the CDK CLI without a ``:`` or ``@``; see :func:`owned_by_cdk`."""
 
 
 class ContextError(ValueError):
     """The CDK context has a key or a value the app cannot use; the message is one line that names it."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Defaults: what differs between the stages, and what follows from other keys.
-
-
-@dataclass(frozen=True)
-class Derived:
-    """A default computed from keys declared before it; ``rule`` says how, for people."""
-
-    rule: str
-    compute: Callable[[Mapping[str, Any]], Any]
-    """Called with the values read so far, by context key."""
-
-
-def by_architecture(arm64: str, x86_64: str) -> Derived:
-    """An instance type per CPU architecture: Graviton by default, Intel with ``architecture=x86_64``."""
-    return Derived(
-        f"{x86_64} with architecture=x86_64", lambda values: {"arm64": arm64, "x86_64": x86_64}[values["architecture"]]
-    )
-
-
-STAGE_DEFAULTS: Final[dict[Stage, dict[str, object]]] = {
-    "dev": {
-        "protectData": False,
-        "maxAzs": 2,
-        "natGateways": 1,
-        "interfaceEndpoints": False,
-        "dbMinCapacity": 0.5,
-        "dbMaxCapacity": 2.0,
-        "dbBackupRetentionDays": 1,
-        "cacheNodeType": "cache.t4g.micro",
-        "cacheMultiAz": False,
-        "cacheSnapshotRetentionDays": 1,
-        "webInstanceType": by_architecture(arm64="t4g.small", x86_64="t3.small"),
-        "webMinCapacity": 1,
-        "webMaxCapacity": 3,
-        "workerInstanceType": by_architecture(arm64="t4g.small", x86_64="t3.small"),
-        "workerMinCapacity": 1,
-        "workerMaxCapacity": 2,
-        "logRetentionDays": 7,
-    },
-    "prod": {
-        "protectData": True,
-        "maxAzs": 3,
-        "natGateways": Derived("maxAzs (one per zone)", lambda values: values["maxAzs"]),
-        "interfaceEndpoints": True,
-        "dbMinCapacity": 1.0,
-        "dbMaxCapacity": 16.0,
-        "dbBackupRetentionDays": 7,
-        "cacheNodeType": "cache.m7g.large",
-        "cacheMultiAz": True,
-        "cacheSnapshotRetentionDays": 7,
-        "webInstanceType": by_architecture(arm64="m7g.large", x86_64="m7i.large"),
-        "webMinCapacity": 3,
-        "webMaxCapacity": 12,
-        "workerInstanceType": by_architecture(arm64="m7g.large", x86_64="m7i.large"),
-        "workerMinCapacity": 2,
-        "workerMaxCapacity": 10,
-        "logRetentionDays": 90,
-    },
-}
-"""The keys whose defaults differ between the stages; every other key has one default for both."""
-
-PROD_MIN_BACKUP_RETENTION_DAYS: Final = 7
-
-
-def estimated_max_connections(engine: AuroraEngine, max_capacity: float) -> int:
-    """Aurora's default max_connections at ``max_capacity`` ACUs (2 GiB each), capped at 5000 as Aurora does.
-
-    PostgreSQL: memory / 9,531,392 bytes; MySQL: memory / 12,582,880 bytes (the parameter-group formulas).
-    """
-    memory = max_capacity * 2 * 1024**3
-    per_connection = 9_531_392 if engine == "aurora-postgresql" else 12_582_880
-    return min(5000, int(memory // per_connection))
-
-
-DERIVED_DEFAULTS: Final[dict[str, Derived]] = {
-    "dbPort": Derived("the engine's default port + 1", lambda v: DEFAULT_DB_PORTS[v["auroraEngine"]] + 1),
-    "peerPort": Derived("servicePort", lambda v: v["servicePort"]),
-    "precomputeCapacity": Derived(
-        "min(workerMaxCapacity, 3 * workerMinCapacity)",
-        lambda v: min(v["workerMaxCapacity"], 3 * v["workerMinCapacity"]),
-    ),
-    "alarmDbConnections": Derived(
-        "80% of Aurora's max_connections at dbMaxCapacity",
-        lambda v: estimated_max_connections(v["auroraEngine"], v["dbMaxCapacity"]) * 4 // 5,
-    ),
-}
-"""The keys whose defaults, in both stages, follow from keys declared before them."""
-
-
-def _values(data: Mapping[str, Any]) -> dict[str, Any]:
-    return {to_camel(name): value for name, value in data.items()}
-
-
-def stage_default(key: str, description: str) -> Any:
-    """A field whose default is ``key``'s entry in :data:`STAGE_DEFAULTS` for the stage being read."""
-
-    def default(data: dict[str, Any]) -> Any:
-        value = STAGE_DEFAULTS[data["stage"]][key]
-        return value.compute(_values(data)) if isinstance(value, Derived) else value
-
-    return Field(default_factory=default, description=description)
-
-
-def derived_default(key: str, description: str) -> Any:
-    """A field whose default is ``key``'s rule in :data:`DERIVED_DEFAULTS`."""
-    return Field(default_factory=lambda data: DERIVED_DEFAULTS[key].compute(_values(data)), description=description)
-
-
-# ---------------------------------------------------------------------------------------------
-# Value types: what a key accepts, in code and (``Accepts``) in words for errors and docs.
-
-
-@dataclass(frozen=True)
-class Accepts:
-    """What a value type accepts, in words; for types whose bounds do not say it."""
-
-    text: str
-
-
-def _refuse() -> None:
-    """Fail a value; the key's :class:`Accepts` words say why, so the error adds nothing."""
-    raise ValueError("")
-
-
-def _not_a_boolean(value: object) -> object:
-    if isinstance(value, bool):  # pydantic would read True as 1
-        _refuse()
-    return value
-
-
-def _pattern(pattern: str) -> AfterValidator:
-    compiled = re.compile(pattern)
-
-    def check(text: str) -> str:
-        if not compiled.fullmatch(text):
-            _refuse()
-        return text
-
-    return AfterValidator(check)
-
-
-def _one_of(allowed: tuple[int, ...]) -> AfterValidator:
-    def check(value: int) -> int:
-        if value not in allowed:
-            _refuse()
-        return value
-
-    return AfterValidator(check)
-
-
-def _other_than(excluded: int) -> AfterValidator:
-    def check(value: int) -> int:
-        if value == excluded:
-            _refuse()
-        return value
-
-    return AfterValidator(check)
-
-
-def _cidr(text: str) -> str:
-    network = ipaddress.ip_network(text, strict=True)
-    if network.version != 4 or not 16 <= network.prefixlen <= 18:
-        raise ValueError("three tiers of subnets in up to six zones need an IPv4 block from /16 to /18")
-    return str(network)
-
-
-Integer = Annotated[int, BeforeValidator(_not_a_boolean)]
-Halves = Annotated[float, BeforeValidator(_not_a_boolean), Field(multiple_of=0.5), Accepts("in steps of 0.5")]
-Port = Annotated[Integer, Field(ge=1024, le=65535)]
-Days = Annotated[Integer, Field(ge=1, le=35)]
-InstanceType = Annotated[
-    str,
-    _pattern(r"[a-z][a-z0-9-]*\.[a-z0-9]+"),
-    Accepts("an EC2 instance type such as t4g.small or m7g.large, of the architecture"),
-]
-CacheNodeType = Annotated[
-    str,
-    _pattern(r"cache\.[a-z][a-z0-9-]*\.[a-z0-9]+"),
-    Accepts("an ElastiCache node type such as cache.t4g.micro"),
-]
-CertificateArn = Annotated[
-    str,
-    _pattern(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+"),
-    Accepts("an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID)"),
-]
-Email = Annotated[str, _pattern(r"[^@\s]+@[^@\s]+\.[^@\s]+"), Accepts("an email address")]
-Cron = Annotated[
-    str,
-    AfterValidator(check_cron),
-    Accepts("a five-field UTC cron expression; weekday *, names (MON-FRI) or 0-6 (1-5)"),
-]
-Cidr = Annotated[str, AfterValidator(_cidr), Accepts("an IPv4 CIDR block from /16 to /18")]
-LogRetention = Annotated[
-    Integer, _one_of(LOG_RETENTION_DAYS), Accepts(f"one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
-]
-CachePort = Annotated[Port, _other_than(DEFAULT_CACHE_PORT), Accepts(f"other than the default {DEFAULT_CACHE_PORT}")]
-
-_GRAVITON_FAMILY = re.compile(r"^(a1|[a-z]+\d+g[a-z-]*)$")
-"""Families with a ``g`` after the generation (t4g, m7g, c7gn, r8gd, im4gn) and a1 run on Graviton."""
-
-
-def instance_architecture(instance_type: str) -> Architecture:
-    """The CPU architecture of ``instance_type`` (``t4g.small`` → arm64, ``c7i.large`` → x86_64)."""
-    return "arm64" if _GRAVITON_FAMILY.match(instance_type.split(".", maxsplit=1)[0]) else "x86_64"
-
-
-# ---------------------------------------------------------------------------------------------
-# The keys. A default that follows from other keys may only use keys declared above it.
 
 
 class Context(BaseModel):
@@ -492,10 +291,6 @@ KEYS: Final[dict[str, FieldInfo]] = {field.alias or name: field for name, field 
 """Every context key the app owns, with its field."""
 
 
-# ---------------------------------------------------------------------------------------------
-# Reading the context.
-
-
 def owned_by_cdk(key: str) -> bool:
     """A key the CDK itself puts in the context: feature flags (``@aws-cdk/...``), what the CLI passes
     (``aws:cdk:...``), cached lookups (``availability-zones:account=...``) and :data:`CDK_OWNED_KEYS`.
@@ -541,101 +336,6 @@ def _describe(error: pydantic.ValidationError) -> str:
     return f"{message} ({reason})" if problem["type"] == "value_error" and reason else message
 
 
-# ---------------------------------------------------------------------------------------------
-# Describing the keys: what each accepts, and its defaults per stage.
-
-
-def _metadata(annotation: object) -> Iterator[object]:
-    """The ``Annotated`` metadata inside ``annotation`` (through unions and grouped constraints)."""
-    if get_origin(annotation) is Annotated:
-        for extra in get_args(annotation)[1:]:
-            if isinstance(extra, FieldInfo):
-                yield from extra.metadata
-            elif isinstance(extra, annotated_types.GroupedMetadata):
-                yield from extra
-            else:
-                yield extra
-    else:
-        for arg in get_args(annotation):
-            yield from _metadata(arg)
-
-
-def accepts(field: FieldInfo) -> str:
-    """What ``field``'s key accepts, in words (``an integer 1..100``, ``one of dev, prod``)."""
-    metadata = [*field.metadata, *_metadata(field.annotation)]
-    optional = type(None) in get_args(field.annotation)
-    (base,) = [
-        arg for arg in (get_args(field.annotation) if optional else (field.annotation,)) if arg is not type(None)
-    ]
-    while get_origin(base) is Annotated:
-        base = get_args(base)[0]
-    words = [item.text for item in metadata if isinstance(item, Accepts)]
-    low = next((item.ge for item in metadata if isinstance(item, annotated_types.Ge)), None)
-    high = next((item.le for item in metadata if isinstance(item, annotated_types.Le)), None)
-    if get_origin(base) is Literal:
-        words.insert(0, f"one of {', '.join(map(str, get_args(base)))}")
-    elif base is bool:
-        words.insert(0, "true or false")
-    elif low is not None and high is not None:
-        words.insert(0, f"{'an integer' if base is int else 'a number'} {shown(low)}..{shown(high)}")
-    text = " ".join(words)
-    return f"{text}, or unset" if optional else text
-
-
 def defaults(stage: Stage) -> Context:
     """The context of ``stage`` with every default."""
     return Context.model_validate({"stage": stage})
-
-
-def default_rule(key: str, stage: Stage) -> str | None:
-    """How ``key``'s default is computed in ``stage``, if it is (``maxAzs (one per zone)``)."""
-    entry = STAGE_DEFAULTS[stage].get(key, DERIVED_DEFAULTS.get(key))
-    return entry.rule if isinstance(entry, Derived) else None
-
-
-def default_note(key: str) -> str:
-    """How ``key``'s computed defaults follow from other keys, in words (empty when they are constants)."""
-    rules = {stage: default_rule(key, stage) for stage in STAGES}
-    if len(set(rules.values())) == 1:
-        rule = rules[STAGES[0]]
-        return f"default: {rule}" if rule else ""
-    return "; ".join(f"{stage} default: {rule}" for stage, rule in rules.items() if rule)
-
-
-def shown(value: object) -> str:
-    """A value as it is written in the context: ``true``, ``0.5``, ``unset`` for no value."""
-    if value is None:
-        return "unset"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
-@dataclass(frozen=True)
-class KeyReference:
-    """One key for people: its default in each stage, how a computed one follows, what it accepts and is."""
-
-    key: str
-    dev: str
-    prod: str
-    note: str
-    accepts: str
-    description: str
-
-
-def reference() -> list[KeyReference]:
-    """Every key with its dev and prod defaults, what it accepts and its description, in declaration order."""
-    dev, prod = defaults("dev"), defaults("prod")
-    return [
-        KeyReference(
-            key=field.alias or name,
-            dev=shown(getattr(dev, name)),
-            prod=shown(getattr(prod, name)),
-            note=default_note(field.alias or name),
-            accepts=accepts(field),
-            description=field.description or "",
-        )
-        for name, field in Context.model_fields.items()
-    ]

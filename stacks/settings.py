@@ -1,7 +1,8 @@
 """What the stacks are built from: :class:`Settings`, read once from the CDK context by :func:`load_settings`.
 
-The context keys, their per-stage defaults and their checks are declared in :mod:`stacks.context`;
-this module groups the values the way the stacks use them (network, database, cache, fleets ...).
+The context keys and their checks are declared in :mod:`stacks.context`, their per-stage defaults
+in :mod:`stacks.defaults`; this module groups the values the way the stacks use them (network,
+database, cache, fleets ...).
 
 ``make settings`` (or ``.venv/bin/python -m stacks.settings``) lists every key with its dev and prod
 defaults; docs/settings.md is generated from the same declarations (``make docs``).
@@ -10,44 +11,19 @@ defaults; docs/settings.md is generated from the same declarations (``make docs`
 from __future__ import annotations
 
 import dataclasses
+import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from services.jobs.spec import PRECOMPUTE, QUEUE, QueueSpec, ScheduleSpec
-from stacks.context import (
-    LOG_RETENTION_DAYS,
+from stacks.context import Context, read_context
+from stacks.context_types import (
     Architecture,
     AuroraEngine,
     CacheEngine,
-    Context,
-    ContextError,
     Stage,
-    estimated_max_connections,
-    instance_architecture,
-    read_context,
-    reference,
 )
-
-__all__ = [
-    "LOG_RETENTION_DAYS",
-    "Architecture",
-    "AuroraEngine",
-    "CacheEngine",
-    "CacheSettings",
-    "ContextError",
-    "DatabaseSettings",
-    "FleetSettings",
-    "NetworkSettings",
-    "ObservabilitySettings",
-    "PrecomputeSettings",
-    "Settings",
-    "Stage",
-    "WebSettings",
-    "WorkerSettings",
-    "estimated_max_connections",
-    "instance_architecture",
-    "load_settings",
-]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -258,18 +234,15 @@ def load_settings(context: Mapping[str, object]) -> Settings:
     return Settings.from_context(read_context(context))
 
 
-def key_table() -> str:
-    """Every context key with its dev and prod defaults and its description, as aligned text."""
-    rows = [("key", "dev", "prod", "description")]
-    for row in reference():
-        note = f"; {row.note}" if row.note else ""
-        rows.append((row.key, row.dev, row.prod, f"{row.description}{note} [{row.accepts}]"))
-    widths = [max(len(row[column]) for row in rows) for column in range(3)]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)) + "  " + row[3]
-        for row in rows
-    )
+def main() -> None:
+    """``python -m stacks.settings``: print every context key with its dev and prod defaults."""
+    from stacks.context_reference import key_table
+
+    try:
+        print(key_table(), flush=True)
+    except BrokenPipeError:  # the reader stopped early (| head): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":
-    print(key_table())
+    main()

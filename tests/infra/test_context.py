@@ -10,20 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from stacks.context import (
-    DERIVED_DEFAULTS,
-    KEYS,
-    LOG_RETENTION_DAYS,
-    STAGE_DEFAULTS,
-    STAGES,
-    ContextError,
-    Derived,
-    defaults,
-    estimated_max_connections,
-    instance_architecture,
-    read_context,
-    reference,
-)
+from stacks.context import KEYS, ContextError, defaults, read_context
+from stacks.context_reference import reference
+from stacks.context_types import LOG_RETENTION_DAYS, STAGES, instance_architecture
+from stacks.defaults import DERIVED_DEFAULTS, STAGE_DEFAULTS, Derived, estimated_max_connections
 from stacks.policies import _RETENTION
 from tests.infra.conftest import CDK_JSON_CONTEXT
 

@@ -178,3 +178,22 @@ def test_python_m_stacks_settings_lists_every_key_with_both_defaults_and_a_descr
     assert "prod default: maxAzs" in rows["natGateways"][2], "a computed default says how"
     assert all(len(row) == 3 and row[2] for row in rows.values())
     assert "None" not in result.stdout
+
+
+def test_python_m_stacks_settings_stops_quietly_when_the_reader_does() -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `| head` that has already exited: every write fails with EPIPE
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "stacks.settings"],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (0, "")
