@@ -34,12 +34,15 @@ FAKE_CDK = textwrap.dedent(
 
 
 def _make(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``make`` as a user runs it, also when the tests themselves run under ``make test``."""
     if shutil.which("make") is None:
         skip_or_fail("make is not installed")
+    inherited = {"MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES"}
+    environ = {key: value for key, value in (env or os.environ).items() if key not in inherited}
     return subprocess.run(
         ["make", "--no-print-directory", *args],
         cwd=ROOT,
-        env=env if env is not None else dict(os.environ),
+        env=environ,
         capture_output=True,
         text=True,
         timeout=300,
