@@ -48,21 +48,43 @@ test: $(VENV)/.installed $(NODE_READY) $(WHEELHOUSE)/.built  ## ruff, mypy and t
 bench: $(VENV)/.installed  ## benchmarks against the named baselines; JSON under results/
 	@set -e; for script in scripts/bench_*.py; do echo "== $$script"; $(BIN)/python $$script; done
 
-CDK := npx --no-install cdk
+# With AWS credentials present, the SDK inside the CLI warns about Node 20's end of life on every
+# command; like jsii's banner above, that is the machine's business, not noise for every synth.
+CDK := NODE_NO_WARNINGS=1 npx --no-install cdk
 CDK_ARGS ?=
+CDK_OUT ?= cdk.out
+# One line naming the missing AWS credentials, instead of the CDK CLI's error, before a command needs them.
+AWS_CHECK = $(BIN)/python scripts/aws_credentials.py
 
+# Synthesizes into $(CDK_OUT).next and swaps it in only on success, so a failed synth keeps the last
+# templates. The app prints its own one-line error; the CLI's lines about the .next folder and its
+# "Subprocess exited" line are dropped.
+CDK_NOISE := -e 'Subprocess exited with error' -e '^Successfully synthesized to ' -e '^Supply a stack id '
 synth: $(VENV)/.installed $(NODE_READY)  ## CloudFormation templates of STAGE (dev; STAGE=prod) into cdk.out/
-	rm -rf cdk.out
-	$(CDK) synth --quiet --no-notices -c stage=$(STAGE) $(CDK_ARGS)
+	@rm -rf $(CDK_OUT).next
+	@set -o pipefail; { $(CDK) synth --quiet --no-notices -o $(CDK_OUT).next -c stage=$(STAGE) $(CDK_ARGS) 2>&1 1>&3 \
+		| { grep -v $(CDK_NOISE) || true; } >&2; } 3>&1 || { rm -rf $(CDK_OUT).next; exit 1; }
+	@rm -rf $(CDK_OUT) && mv $(CDK_OUT).next $(CDK_OUT)
+	@echo "$(STAGE) templates in $(CDK_OUT)/"
 
 diff: $(VENV)/.installed $(NODE_READY)  ## what deploying STAGE would change in your AWS account
+	@$(AWS_CHECK) diff
 	$(CDK) diff --no-notices -c stage=$(STAGE) $(CDK_ARGS)
 
 deploy: $(VENV)/.installed $(NODE_READY)  ## deploy every stack of STAGE (AWS credentials, bootstrapped account)
+	@$(AWS_CHECK) deploy
 	$(CDK) deploy --all --no-notices --require-approval broadening -c stage=$(STAGE) $(CDK_ARGS)
 
 destroy: $(VENV)/.installed $(NODE_READY)  ## delete every stack of STAGE (prod's data stacks are protected)
+	@$(AWS_CHECK) destroy
 	$(CDK) destroy --all --no-notices -c stage=$(STAGE) $(CDK_ARGS)
+
+.PHONY: settings docs
+settings: $(VENV)/.installed  ## every CDK context key with its dev and prod defaults
+	@$(BIN)/python -m stacks.settings
+
+docs: $(VENV)/.installed  ## regenerate docs/settings.md from the settings models
+	$(BIN)/python scripts/settings_doc.py
 
 clean:  ## remove the virtualenv, node_modules and generated files
 	rm -rf $(VENV) node_modules cdk.out results .cache .mypy_cache .ruff_cache .pytest_cache .hypothesis

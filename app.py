@@ -1,18 +1,22 @@
 """The CDK app: reads the context and the environment (the only place that does) and builds one stage.
 
-npx cdk synth                    # dev
-npx cdk synth -c stage=prod      # prod; any key of stacks/settings.py can be overridden with -c
+make synth                       # dev templates into cdk.out/ (npx cdk synth does the same)
+make synth STAGE=prod            # prod; any key of stacks/context.py can be set with CDK_ARGS="-c key=value"
+
+A context key or value the app cannot use stops it with one line naming the key (exit status 1).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
+from stacks.context import ContextError
 from stacks.deployment import Deployment
 from stacks.settings import load_settings
 
@@ -35,7 +39,15 @@ def build(app: cdk.App, environ: Mapping[str, str] = os.environ) -> Deployment:
     return deployment
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """Synthesize the stage of the CLI's context; a bad context key ends it with one line on stderr."""
     cdk_app = cdk.App()
-    build(cdk_app)
+    try:
+        build(cdk_app)
+    except ContextError as error:
+        sys.exit(f"context error: {error}")
     cdk_app.synth()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,9 +1,11 @@
 """Five-field cron expressions (UTC) for the off-peak window: validation and shifting by minutes.
 
-Auto Scaling scheduled actions take the five-field form directly; the EventBridge schedule uses
-``ScheduleSpec.eventbridge_expression()`` from services/jobs/spec.py. The two formats number
-weekdays differently (cron 0-6 from Sunday, EventBridge 1-7 from Sunday), so only ``*`` or weekday
-names (``MON``, ``MON-FRI``) are accepted: they mean the same day in both.
+Auto Scaling scheduled actions take the five-field form directly, weekdays numbered as in cron
+(0-6 from Sunday); the EventBridge schedule uses ``ScheduleSpec.eventbridge_expression()`` from
+services/jobs/spec.py, which turns cron's weekday numbers into EventBridge's (1-7 from Sunday)
+and keeps names. :func:`check_cron` accepts exactly what both can say the same way: a weekday
+of ``*``, names (``MON-FRI``) or the numbers 0-6 (``1-5``), in forward ranges and lists, and not
+together with a day of the month (EventBridge takes one or the other).
 """
 
 from __future__ import annotations
@@ -12,10 +14,9 @@ import re
 
 from croniter import croniter
 
-_DAY = "(SUN|MON|TUE|WED|THU|FRI|SAT)"
-_DAYS = f"{_DAY}(-{_DAY})?"
-_WEEKDAY_NAMES = re.compile(rf"^(\*|{_DAYS}(,{_DAYS})*)$")
-_DAY_NUMBERS = {name: number for number, name in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"))}
+_DAY_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+_NAME = "|".join(_DAY_NAMES)
+_WEEKDAY_ITEM = re.compile(rf"^(?:({_NAME})(?:-({_NAME}))?|([0-6])(?:-([0-6]))?)$")
 _MINUTES_PER_DAY = 24 * 60
 
 
@@ -24,20 +25,39 @@ class CronError(ValueError):
 
 
 def check_cron(cron: str) -> str:
-    """Return ``cron`` if it is a valid five-field expression whose weekday means the same everywhere."""
+    """Return ``cron`` if it is a valid five-field expression that Auto Scaling and EventBridge read alike."""
     fields = cron.split()
-    if len(fields) != 5 or not croniter.is_valid(cron):
+    if len(fields) != 5 or "?" in cron or not croniter.is_valid(cron):
         raise CronError(f"must be a five-field cron expression (minute hour day month weekday), got {cron!r}")
-    if not _WEEKDAY_NAMES.match(fields[4].upper()):
-        raise CronError(
-            f"weekday must be * or names such as MON-FRI (numbers mean different days in cron and EventBridge), "
-            f"got {fields[4]!r}"
-        )
+    day, weekday = fields[2], fields[4].upper()
+    if weekday != "*":
+        for item in weekday.split(","):
+            _check_weekday(item, cron)
+        if day != "*":
+            raise CronError(
+                f"a day of the month and a weekday cannot both be set (EventBridge takes one), got {cron!r}"
+            )
     return cron
 
 
+def _check_weekday(item: str, cron: str) -> None:
+    match = _WEEKDAY_ITEM.match(item)
+    if match is None:
+        raise CronError(
+            f"weekday must be *, names such as MON-FRI or numbers 0-6 (Sunday = 0) such as 1-5, "
+            f"in forward ranges or lists; got {item!r} in {cron!r}"
+        )
+    first, last = (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
+    if last is not None and _day_number(last) < _day_number(first):
+        raise CronError(f"a weekday range must run forward within one week (e.g. MON-FRI), got {item!r} in {cron!r}")
+
+
+def _day_number(day: str) -> int:
+    return int(day) if day.isdigit() else _DAY_NAMES.index(day)
+
+
 def shift_cron(cron: str, minutes: int) -> str:
-    """The same schedule moved by ``minutes`` (negative: earlier), weekday names as numbers.
+    """The same schedule moved by ``minutes`` (negative: earlier), weekdays as numbers 0-6.
 
     The minute and hour fields must be plain numbers. Crossing midnight is allowed only when
     day, month and weekday are all ``*``: otherwise the shifted firing would land on another day.
@@ -56,4 +76,4 @@ def shift_cron(cron: str, minutes: int) -> str:
 
 def _numbered_weekdays(weekday: str) -> str:
     """Weekday names as the 0-6 (Sunday = 0) numbers that Auto Scaling recurrences document."""
-    return re.sub(_DAY, lambda match: str(_DAY_NUMBERS[match.group(0)]), weekday.upper())
+    return re.sub(_NAME, lambda match: str(_DAY_NAMES.index(match.group(0))), weekday.upper())

@@ -30,7 +30,7 @@ _RETENTION: Final = {
 
 
 def log_retention(days: int) -> logs.RetentionDays:
-    """The CloudWatch Logs retention of ``days`` (one of ``stacks.settings.LOG_RETENTION_DAYS``)."""
+    """The CloudWatch Logs retention of ``days`` (one of ``stacks.context_types.LOG_RETENTION_DAYS``)."""
     return _RETENTION[days]
 
 

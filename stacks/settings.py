@@ -1,57 +1,29 @@
-"""Typed settings of the CDK app, read once from the CDK context by :func:`load_settings`.
+"""What the stacks are built from: :class:`Settings`, read once from the CDK context by :func:`load_settings`.
 
-Every setting has a context key (``-c key=value`` or cdk.json) and a default per stage: ``dev``
-is the cheapest sensible deployment, ``prod`` turns on Multi-AZ and the protections. A bad value
-fails synth with :class:`SettingsError` naming the key and what it accepts. The queue and the
-off-peak schedule default to services/jobs/spec.py, the values the worker and the local system
-use, so there is one source of truth. ``python -m stacks.settings`` prints the keys and defaults.
+The context keys and their checks are declared in :mod:`stacks.context`, their per-stage defaults
+in :mod:`stacks.defaults`; this module groups the values the way the stacks use them (network,
+database, cache, fleets ...).
+
+``make settings`` (or ``.venv/bin/python -m stacks.settings``) lists every key with its dev and prod
+defaults; docs/settings.md is generated from the same declarations (``make docs``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import ipaddress
-import re
-from collections.abc import Callable, Mapping
+import os
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final, Literal, TypeVar
 
 from services.jobs.spec import PRECOMPUTE, QUEUE, QueueSpec, ScheduleSpec
-from stacks.cron import CronError, check_cron, shift_cron
-
-Stage = Literal["dev", "prod"]
-AuroraEngine = Literal["aurora-postgresql", "aurora-mysql"]
-CacheEngine = Literal["redis", "valkey"]
-Architecture = Literal["arm64", "x86_64"]
-
-STAGES: Final[tuple[Stage, ...]] = ("dev", "prod")
-AURORA_ENGINES: Final[tuple[AuroraEngine, ...]] = ("aurora-postgresql", "aurora-mysql")
-CACHE_ENGINES: Final[tuple[CacheEngine, ...]] = ("redis", "valkey")
-ARCHITECTURES: Final[tuple[Architecture, ...]] = ("arm64", "x86_64")
-DEFAULT_DB_PORTS: Final[dict[AuroraEngine, int]] = {"aurora-postgresql": 5432, "aurora-mysql": 3306}
-DEFAULT_CACHE_PORT: Final = 6379
-LOG_RETENTION_DAYS: Final = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 3653)
-"""The retention periods CloudWatch Logs accepts (the ones this app offers)."""
-
-INSTANCE_TYPES: Final[dict[Architecture, tuple[str, str]]] = {
-    "arm64": ("t4g.small", "m7g.large"),
-    "x86_64": ("t3.small", "m7i.large"),
-}
-"""The (dev, prod) instance types of each architecture: Graviton by default, Intel with x86_64."""
-
-_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
-_GRAVITON_FAMILY = re.compile(r"^(a1|[a-z]+\d+g[a-z-]*)$")
-"""Families with a ``g`` after the generation (t4g, m7g, c7gn, r8gd, im4gn) and a1 run on Graviton."""
-_CACHE_NODE_TYPE = re.compile(r"^cache\.[a-z][a-z0-9-]*\.[a-z0-9]+$")
-_CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0")
-_SQS_RETENTION = (60, 14 * 24 * 3600)
-
-
-class SettingsError(ValueError):
-    """A context key has a value the app cannot use; the message names the key and what it accepts."""
+from stacks.context import Context, read_context
+from stacks.context_types import (
+    Architecture,
+    AuroraEngine,
+    CacheEngine,
+    Stage,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -175,360 +147,102 @@ class Settings:
     precompute: PrecomputeSettings
     observability: ObservabilitySettings
 
-
-T = TypeVar("T")
-
-
-class _Context:
-    """Reads context keys, falling back to the stage's default; remembers which keys it knows."""
-
-    def __init__(self, context: Mapping[str, object]) -> None:
-        self._context = context
-        self.known: dict[str, object] = {}
-
-    def _read(self, key: str, default: T, parse: Callable[[object], T]) -> T:
-        self.known[key] = default
-        raw = self._context.get(key)
-        if raw is None or raw == "":
-            return default
-        return parse(raw)
-
-    def choice(self, key: str, default: T, allowed: tuple[T, ...]) -> T:
-        def parse(raw: object) -> T:
-            for option in allowed:
-                if str(raw) == str(option):
-                    return option
-            raise SettingsError(f"{key} must be one of {', '.join(map(str, allowed))}; got {raw!r}")
-
-        return self._read(key, default, parse)
-
-    def integer(
-        self, key: str, default: int, low: int, high: int, note: str = "", *, excluded: int | None = None
-    ) -> int:
-        """An integer in ``low..high`` other than ``excluded``; ``note`` tells the user why, in the error."""
-        message = f"{key} must be an integer {low}..{high}{note}"
-
-        def parse(raw: object) -> int:
-            text = str(raw).strip()
-            if isinstance(raw, bool) or not re.fullmatch(r"[+-]?\d+", text):
-                raise SettingsError(f"{message}; got {raw!r}")
-            return int(text)
-
-        value = self._read(key, default, parse)
-        if not low <= value <= high or value == excluded:
-            raise SettingsError(f"{message}; got {value}")
-        return value
-
-    def halves(self, key: str, default: float, low: float, high: float) -> float:
-        """A number in steps of 0.5 (Aurora capacity units)."""
-        message = f"{key} must be a number {low:g}..{high:g} in steps of 0.5"
-
-        def parse(raw: object) -> float:
-            try:
-                if isinstance(raw, bool):
-                    raise ValueError(raw)
-                return float(str(raw))
-            except ValueError:
-                raise SettingsError(f"{message}; got {raw!r}") from None
-
-        value = self._read(key, default, parse)
-        if not low <= value <= high or (value * 2) % 1:
-            raise SettingsError(f"{message}; got {value:g}")
-        return value
-
-    def boolean(self, key: str, default: bool) -> bool:
-        def parse(raw: object) -> bool:
-            text = str(raw).strip().lower()
-            if text in _TRUE or text in _FALSE:
-                return text in _TRUE
-            raise SettingsError(f"{key} must be true or false; got {raw!r}")
-
-        return self._read(key, default, parse)
-
-    def text(self, key: str, default: str, check: Callable[[str], str], allowed: str) -> str:
-        def parse(raw: object) -> str:
-            try:
-                return check(str(raw).strip())
-            except ValueError as error:
-                raise SettingsError(f"{key} must be {allowed}; got {raw!r} ({error})") from None
-
-        return self._read(key, default, parse)
-
-    def optional_text(self, key: str, pattern: re.Pattern[str], allowed: str) -> str | None:
-        def parse(raw: object) -> str | None:
-            text = str(raw).strip()
-            if not pattern.fullmatch(text):
-                raise SettingsError(f"{key} must be {allowed}; got {raw!r}")
-            return text
-
-        return self._read(key, None, parse)
-
-
-def _matching(pattern: re.Pattern[str], what: str) -> Callable[[str], str]:
-    def check(text: str) -> str:
-        if not pattern.fullmatch(text):
-            raise ValueError(f"not {what}")
-        return text
-
-    return check
-
-
-def _cidr(text: str) -> str:
-    network = ipaddress.ip_network(text, strict=True)
-    if network.version != 4 or not 16 <= network.prefixlen <= 18:
-        raise ValueError("three tiers of subnets in up to six zones need an IPv4 block from /16 to /18")
-    return str(network)
-
-
-def instance_architecture(instance_type: str) -> Architecture:
-    """The CPU architecture of ``instance_type`` (``t4g.small`` → arm64, ``c7i.large`` → x86_64)."""
-    return "arm64" if _GRAVITON_FAMILY.match(instance_type.split(".", maxsplit=1)[0]) else "x86_64"
-
-
-def _fleet(
-    ctx: _Context,
-    prefix: str,
-    prod: bool,
-    architecture: Architecture,
-    *,
-    dev_sizes: tuple[int, int],
-    prod_sizes: tuple[int, int],
-) -> FleetSettings:
-    """``<prefix>InstanceType``, ``<prefix>MinCapacity``, ``<prefix>MaxCapacity`` and ``<prefix>DesiredCapacity``."""
-    instance_type = INSTANCE_TYPES[architecture][1 if prod else 0]
-    minimum, maximum = prod_sizes if prod else dev_sizes
-    type_key = f"{prefix}InstanceType"
-    min_key, max_key, desired_key = f"{prefix}MinCapacity", f"{prefix}MaxCapacity", f"{prefix}DesiredCapacity"
-    fleet = FleetSettings(
-        instance_type=ctx.text(
-            type_key,
-            instance_type,
-            _matching(_INSTANCE_TYPE, "an instance type"),
-            "an EC2 instance type such as t4g.small or m7g.large",
-        ),
-        # At least one: target tracking multiplies the current size, so it never grows a group from zero.
-        min_capacity=ctx.integer(min_key, minimum, 1, 100),
-        max_capacity=ctx.integer(max_key, maximum, 1, 100),
-        desired_capacity=ctx.integer(desired_key, 0, 0, 100, " (0: let scaling decide)") or None,
-        architecture=architecture,
-    )
-    if instance_architecture(fleet.instance_type) != architecture:
-        raise SettingsError(
-            f"{type_key} must be an {architecture} instance type (architecture={architecture}); "
-            f"got {fleet.instance_type!r}, an {instance_architecture(fleet.instance_type)} type "
-            f"(set architecture={instance_architecture(fleet.instance_type)} to use it)"
+    @classmethod
+    def from_context(cls, context: Context) -> Settings:
+        """The settings of a context that :func:`~stacks.context.read_context` has checked."""
+        c = context
+        scale_up, scale_down = c.scaling_window()
+        return cls(
+            stage=c.stage,
+            protect_data=c.protect_data,
+            network=NetworkSettings(
+                cidr=c.vpc_cidr,
+                max_azs=c.max_azs,
+                nat_gateways=c.nat_gateways,
+                interface_endpoints=c.interface_endpoints,
+            ),
+            database=DatabaseSettings(
+                engine=c.aurora_engine,
+                port=c.db_port,
+                min_capacity=c.db_min_capacity,
+                max_capacity=c.db_max_capacity,
+                readers=c.db_readers,
+                backup_retention_days=c.db_backup_retention_days,
+            ),
+            cache=CacheSettings(
+                engine=c.cache_engine,
+                node_type=c.cache_node_type,
+                replicas=c.cache_replicas,
+                multi_az=c.cache_multi_az,
+                port=c.cache_port,
+                snapshot_retention_days=c.cache_snapshot_retention_days,
+            ),
+            queue=dataclasses.replace(
+                QUEUE,
+                visibility_timeout_seconds=c.queue_visibility_timeout_seconds,
+                max_receive_count=c.queue_max_receive_count,
+                receive_wait_seconds=c.queue_receive_wait_seconds,
+                retention_seconds=c.queue_retention_seconds,
+                dlq_retention_seconds=c.queue_dlq_retention_seconds,
+            ),
+            web=WebSettings(
+                fleet=FleetSettings(
+                    instance_type=c.web_instance_type,
+                    min_capacity=c.web_min_capacity,
+                    max_capacity=c.web_max_capacity,
+                    desired_capacity=c.web_desired_capacity,
+                    architecture=c.architecture,
+                ),
+                service_port=c.service_port,
+                peer_port=c.peer_port,
+                requests_per_target=c.web_requests_per_target,
+                certificate_arn=c.certificate_arn,
+            ),
+            worker=WorkerSettings(
+                fleet=FleetSettings(
+                    instance_type=c.worker_instance_type,
+                    min_capacity=c.worker_min_capacity,
+                    max_capacity=c.worker_max_capacity,
+                    desired_capacity=c.worker_desired_capacity,
+                    architecture=c.architecture,
+                ),
+                backlog_per_instance=c.worker_backlog_per_instance,
+                drain_timeout_seconds=c.worker_drain_timeout_seconds,
+                metrics_port=c.worker_metrics_port,
+            ),
+            precompute=PrecomputeSettings(
+                schedule=dataclasses.replace(PRECOMPUTE, cron=c.precompute_cron),
+                capacity=c.precompute_capacity,
+                scale_up_cron=scale_up,
+                scale_down_cron=scale_down,
+            ),
+            observability=ObservabilitySettings(
+                log_retention_days=c.log_retention_days,
+                alarm_email=c.alarm_email,
+                oldest_message_alarm_seconds=c.alarm_oldest_message_seconds,
+                db_connections_alarm=c.alarm_db_connections,
+            ),
         )
-    if fleet.max_capacity < fleet.min_capacity:
-        raise SettingsError(f"{max_key} must be at least {min_key} ({fleet.min_capacity}); got {fleet.max_capacity}")
-    desired = fleet.desired_capacity
-    if desired is not None and not fleet.min_capacity <= desired <= fleet.max_capacity:
-        raise SettingsError(
-            f"{desired_key} must be within {min_key}..{max_key} ({fleet.min_capacity}..{fleet.max_capacity}); "
-            f"got {desired}"
-        )
-    return fleet
-
-
-def _network(ctx: _Context, prod: bool) -> NetworkSettings:
-    max_azs = ctx.integer("maxAzs", 3 if prod else 2, 2, 6)
-    return NetworkSettings(
-        cidr=ctx.text("vpcCidr", "10.0.0.0/16", _cidr, "an IPv4 CIDR block from /16 to /18"),
-        max_azs=max_azs,
-        nat_gateways=ctx.integer("natGateways", max_azs if prod else 1, 1, max_azs, " (at most maxAzs)"),
-        interface_endpoints=ctx.boolean("interfaceEndpoints", prod),
-    )
-
-
-def _database(ctx: _Context, prod: bool) -> DatabaseSettings:
-    engine = ctx.choice("auroraEngine", "aurora-postgresql", AURORA_ENGINES)
-    default_port = DEFAULT_DB_PORTS[engine]
-    port = ctx.integer(
-        "dbPort", default_port + 1, 1150, 65535, f" other than {engine}'s default {default_port}", excluded=default_port
-    )
-    min_capacity = ctx.halves("dbMinCapacity", 1.0 if prod else 0.5, 0.5, 256)
-    max_capacity = ctx.halves("dbMaxCapacity", 16.0 if prod else 2.0, 1, 256)
-    if max_capacity < min_capacity:
-        raise SettingsError(f"dbMaxCapacity must be at least dbMinCapacity ({min_capacity:g}); got {max_capacity:g}")
-    retention_low = 7 if prod else 1
-    return DatabaseSettings(
-        engine=engine,
-        port=port,
-        min_capacity=min_capacity,
-        max_capacity=max_capacity,
-        readers=ctx.integer("dbReaders", 1, 1, 15),
-        backup_retention_days=ctx.integer("dbBackupRetentionDays", retention_low, retention_low, 35),
-    )
-
-
-def _cache(ctx: _Context, prod: bool) -> CacheSettings:
-    cache = CacheSettings(
-        engine=ctx.choice("cacheEngine", "redis", CACHE_ENGINES),
-        node_type=ctx.text(
-            "cacheNodeType",
-            "cache.m7g.large" if prod else "cache.t4g.micro",
-            _matching(_CACHE_NODE_TYPE, "a cache node type"),
-            "an ElastiCache node type such as cache.t4g.micro",
-        ),
-        replicas=ctx.integer("cacheReplicas", 1, 0, 5),
-        multi_az=ctx.boolean("cacheMultiAz", prod),
-        port=ctx.integer(
-            "cachePort",
-            DEFAULT_CACHE_PORT + 1,
-            1024,
-            65535,
-            f" other than the default {DEFAULT_CACHE_PORT}",
-            excluded=DEFAULT_CACHE_PORT,
-        ),
-        snapshot_retention_days=ctx.integer("cacheSnapshotRetentionDays", 7 if prod else 1, 1, 35),
-    )
-    if cache.multi_az and cache.replicas < 1:
-        raise SettingsError("cacheMultiAz needs cacheReplicas of at least 1 (a replica to fail over to); got 0")
-    return cache
-
-
-def _queue(ctx: _Context) -> QueueSpec:
-    retention = ctx.integer("queueRetentionSeconds", QUEUE.retention_seconds, *_SQS_RETENTION)
-    dlq_retention = ctx.integer(
-        "queueDlqRetentionSeconds", QUEUE.dlq_retention_seconds, retention, _SQS_RETENTION[1], " (at least the queue's)"
-    )
-    visibility = ctx.integer(
-        "queueVisibilityTimeoutSeconds",
-        QUEUE.visibility_timeout_seconds,
-        QUEUE.heartbeat_seconds + 1,
-        43200,
-        f" (longer than the worker's {QUEUE.heartbeat_seconds} s heartbeat)",
-    )
-    return dataclasses.replace(
-        QUEUE,
-        visibility_timeout_seconds=visibility,
-        max_receive_count=ctx.integer("queueMaxReceiveCount", QUEUE.max_receive_count, 1, 1000),
-        receive_wait_seconds=ctx.integer("queueReceiveWaitSeconds", QUEUE.receive_wait_seconds, 0, 20),
-        retention_seconds=retention,
-        dlq_retention_seconds=dlq_retention,
-    )
-
-
-def _web(ctx: _Context, prod: bool, architecture: Architecture) -> WebSettings:
-    service_port = ctx.integer("servicePort", 8080, 1024, 65535)
-    peer_port = ctx.integer("peerPort", service_port, 1024, 65535)
-    if peer_port != service_port:
-        raise SettingsError(
-            f"peerPort must equal servicePort ({service_port}): the API serves its peers on the port "
-            f"the load balancer uses; got {peer_port}"
-        )
-    return WebSettings(
-        fleet=_fleet(ctx, "web", prod, architecture, dev_sizes=(1, 3), prod_sizes=(3, 12)),
-        service_port=service_port,
-        peer_port=peer_port,
-        requests_per_target=ctx.integer("webRequestsPerTarget", 1000, 1, 100_000, " requests per minute"),
-        certificate_arn=ctx.optional_text(
-            "certificateArn", _CERTIFICATE_ARN, "an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID)"
-        ),
-    )
-
-
-def _worker(ctx: _Context, prod: bool, architecture: Architecture) -> WorkerSettings:
-    return WorkerSettings(
-        fleet=_fleet(ctx, "worker", prod, architecture, dev_sizes=(1, 2), prod_sizes=(2, 10)),
-        backlog_per_instance=ctx.integer("workerBacklogPerInstance", 100, 1, 100_000, " messages"),
-        drain_timeout_seconds=ctx.integer("workerDrainTimeoutSeconds", 300, 30, 7200),
-        metrics_port=ctx.integer("workerMetricsPort", 9101, 1024, 65535),
-    )
-
-
-def _precompute(ctx: _Context, worker: FleetSettings) -> PrecomputeSettings:
-    cron = ctx.text(
-        "precomputeCron", PRECOMPUTE.cron, check_cron, "a five-field UTC cron expression with weekday * or names"
-    )
-    capacity = ctx.integer(
-        "precomputeCapacity",
-        min(worker.max_capacity, 3 * worker.min_capacity),
-        worker.min_capacity,
-        worker.max_capacity,
-        " (between workerMinCapacity and workerMaxCapacity)",
-    )
-    lead = ctx.integer("precomputeLeadMinutes", 15, 0, 720)
-    window = ctx.integer("precomputeWindowMinutes", 60, 1, 1440)
-    try:
-        scale_up, scale_down = shift_cron(cron, -lead), shift_cron(cron, window)
-    except CronError as error:
-        raise SettingsError(f"precomputeCron with precomputeLeadMinutes/precomputeWindowMinutes: {error}") from None
-    return PrecomputeSettings(
-        schedule=dataclasses.replace(PRECOMPUTE, cron=cron),
-        capacity=capacity,
-        scale_up_cron=scale_up,
-        scale_down_cron=scale_down,
-    )
-
-
-def estimated_max_connections(engine: AuroraEngine, max_capacity: float) -> int:
-    """Aurora's default max_connections at ``max_capacity`` ACUs (2 GiB each), capped at 5000 as Aurora does.
-
-    PostgreSQL: memory / 9,531,392 bytes; MySQL: memory / 12,582,880 bytes (the parameter-group formulas).
-    """
-    memory = max_capacity * 2 * 1024**3
-    per_connection = 9_531_392 if engine == "aurora-postgresql" else 12_582_880
-    return min(5000, int(memory // per_connection))
-
-
-def _observability(ctx: _Context, prod: bool, database: DatabaseSettings) -> ObservabilitySettings:
-    connections = estimated_max_connections(database.engine, database.max_capacity)
-    return ObservabilitySettings(
-        log_retention_days=ctx.choice("logRetentionDays", 90 if prod else 7, LOG_RETENTION_DAYS),
-        alarm_email=ctx.optional_text("alarmEmail", _EMAIL, "an email address"),
-        oldest_message_alarm_seconds=ctx.integer("alarmOldestMessageSeconds", 600, 60, 14 * 24 * 3600),
-        db_connections_alarm=ctx.integer("alarmDbConnections", connections * 4 // 5, 1, 16_000),
-    )
-
-
-def _reject_misspelt_keys(context: Mapping[str, object], known: Mapping[str, object]) -> None:
-    for key in context:
-        if key in known:
-            continue
-        close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.8)
-        if close:
-            raise SettingsError(f"unknown context key {key!r}; did you mean {close[0]!r}?")
-
-
-def _read_all(context: Mapping[str, object]) -> tuple[Settings, dict[str, object]]:
-    ctx = _Context(context)
-    stage = ctx.choice("stage", "dev", STAGES)
-    prod = stage == "prod"
-    network = _network(ctx, prod)
-    database = _database(ctx, prod)
-    architecture = ctx.choice("architecture", "arm64", ARCHITECTURES)
-    worker = _worker(ctx, prod, architecture)
-    settings = Settings(
-        stage=stage,
-        protect_data=ctx.boolean("protectData", prod),
-        network=network,
-        database=database,
-        cache=_cache(ctx, prod),
-        queue=_queue(ctx),
-        web=_web(ctx, prod, architecture),
-        worker=worker,
-        precompute=_precompute(ctx, worker.fleet),
-        observability=_observability(ctx, prod, database),
-    )
-    return settings, ctx.known
 
 
 def load_settings(context: Mapping[str, object]) -> Settings:
-    """The settings the context asks for (stage defaults for the keys it leaves out).
+    """The settings the CDK context asks for (stage defaults for the keys it leaves out).
 
-    Raises :class:`SettingsError` for an invalid value or a misspelt key, naming the key.
+    Keys the CDK owns (feature flags, what the CLI passes) are left to it. Raises
+    :class:`~stacks.context.ContextError` for any other unknown key, or a value the app cannot use.
     """
-    settings, known = _read_all(context)
-    _reject_misspelt_keys(context, known)
-    return settings
+    return Settings.from_context(read_context(context))
 
 
-def context_keys(stage: Stage) -> dict[str, object]:
-    """Every context key with its default for ``stage`` (``None``: unset)."""
-    return {**_read_all({"stage": stage})[1], "stage": stage}
+def main() -> None:
+    """``python -m stacks.settings``: print every context key with its dev and prod defaults."""
+    from stacks.context_reference import key_table
+
+    try:
+        print(key_table(), flush=True)
+    except BrokenPipeError:  # the reader stopped early (| head): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":
-    prod_defaults = context_keys("prod")
-    for key, dev in context_keys("dev").items():
-        print(f"{key:32} dev={dev!s:20} prod={prod_defaults[key]!s}")
+    main()

@@ -12,9 +12,10 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from stacks.constructs.security_group import closed_security_group
+from stacks.context_types import CacheEngine
 from stacks.nag import acknowledge
 from stacks.policies import removal_policy
-from stacks.settings import CacheEngine, CacheSettings
+from stacks.settings import CacheSettings
 
 ENGINE_VERSIONS: Final[dict[CacheEngine, str]] = {"redis": "7.1", "valkey": "8.1"}
 SNAPSHOT_WINDOW: Final = "00:00-01:00"

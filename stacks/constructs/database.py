@@ -13,9 +13,10 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from stacks.constructs.security_group import closed_security_group
+from stacks.context_types import AuroraEngine
 from stacks.nag import acknowledge
 from stacks.policies import removal_policy
-from stacks.settings import AuroraEngine, DatabaseSettings
+from stacks.settings import DatabaseSettings
 
 ENGINES: Final[dict[AuroraEngine, rds.IClusterEngine]] = {
     "aurora-postgresql": rds.DatabaseClusterEngine.aurora_postgres(version=rds.AuroraPostgresEngineVersion.VER_17_5),

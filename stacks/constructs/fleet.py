@@ -16,8 +16,9 @@ from constructs import Construct
 
 from stacks.constructs.security_group import closed_security_group
 from stacks.constructs.service_code import ServiceCode
+from stacks.context_types import Architecture
 from stacks.nag import acknowledge
-from stacks.settings import Architecture, FleetSettings
+from stacks.settings import FleetSettings
 
 ROOT_DEVICE: Final = "/dev/xvda"
 """Root device name of the Amazon Linux 2023 images."""

@@ -39,8 +39,9 @@ from stacks.constructs.database import DATABASE_NAME, Database
 from stacks.constructs.fleet import Boot, BootPlan, Fleet
 from stacks.constructs.job_queue import JobQueue
 from stacks.constructs.service_code import ServiceCode
+from stacks.context_types import AuroraEngine
 from stacks.nag import acknowledge
-from stacks.settings import AuroraEngine, Settings
+from stacks.settings import Settings
 
 Service = Literal["web", "worker"]
 

@@ -12,7 +12,7 @@ from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import lint  # type: ignore[import-untyped]
 
 import app as cdk_app
-from stacks.settings import SettingsError
+from stacks.context import ContextError
 from tests.infra.conftest import CONFIGS, Synthesized
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,7 +111,7 @@ def test_an_invalid_setting_fails_the_build_naming_key_and_allowed_values(
     context: dict[str, str], key: str, allowed: str
 ) -> None:
     app = cdk.App(context=context)
-    with pytest.raises(SettingsError, match=key) as error:
+    with pytest.raises(ContextError, match=key) as error:
         cdk_app.build(app, environ={})
     assert allowed in str(error.value)
     assert app.node.children == [], "nothing is built from a bad setting"

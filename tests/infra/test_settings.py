@@ -1,22 +1,18 @@
-"""Typed settings: stage defaults, context overrides, and loud errors naming the key."""
+"""The settings the stacks are built from: stage defaults and context overrides, grouped as the stacks use them."""
 
 from __future__ import annotations
 
 import dataclasses
-
-import pytest
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 from services.jobs.spec import PRECOMPUTE, QUEUE
-from stacks.policies import _RETENTION
-from stacks.settings import (
-    INSTANCE_TYPES,
-    LOG_RETENTION_DAYS,
-    SettingsError,
-    context_keys,
-    estimated_max_connections,
-    instance_architecture,
-    load_settings,
-)
+from stacks.context import KEYS
+from stacks.settings import load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_dev_is_the_default_stage_and_the_cheap_one() -> None:
@@ -26,8 +22,11 @@ def test_dev_is_the_default_stage_and_the_cheap_one() -> None:
     assert (settings.network.max_azs, settings.network.nat_gateways) == (2, 1)
     assert settings.network.interface_endpoints is False
     assert settings.cache.multi_az is False
-    assert settings.web.fleet.instance_type == "t4g.small"
+    assert settings.web.fleet.instance_type == settings.worker.fleet.instance_type == "t4g.small"
     assert (settings.database.min_capacity, settings.database.max_capacity) == (0.5, 2.0)
+    assert settings.database.backup_retention_days == 1
+    assert (settings.web.fleet.desired_capacity, settings.worker.fleet.desired_capacity) == (None, None)
+    assert settings.observability.log_retention_days == 7
 
 
 def test_prod_spreads_over_three_zones_and_protects_data() -> None:
@@ -37,8 +36,12 @@ def test_prod_spreads_over_three_zones_and_protects_data() -> None:
     assert settings.network.interface_endpoints is True
     assert settings.cache.multi_az is True
     assert settings.cache.automatic_failover is True
-    assert settings.database.backup_retention_days >= 7
-    assert settings.web.fleet.min_capacity == 3
+    assert settings.database.backup_retention_days == 7
+    assert (settings.database.min_capacity, settings.database.max_capacity) == (1.0, 16.0)
+    assert (settings.web.fleet.min_capacity, settings.web.fleet.max_capacity) == (3, 12)
+    assert (settings.worker.fleet.min_capacity, settings.worker.fleet.max_capacity) == (2, 10)
+    assert settings.web.fleet.instance_type == "m7g.large"
+    assert settings.observability.log_retention_days == 90
 
 
 def test_queue_and_schedule_default_to_the_shared_spec() -> None:
@@ -64,6 +67,7 @@ def test_context_overrides_each_kind_of_value() -> None:
             "queueMaxReceiveCount": "8",
             "precomputeCron": "30 1 * * MON-FRI",
             "logRetentionDays": "30",
+            "alarmEmail": " ops@example.com ",
         }
     )
     assert settings.network.nat_gateways == 1
@@ -80,105 +84,116 @@ def test_context_overrides_each_kind_of_value() -> None:
     assert settings.precompute.schedule.eventbridge_expression() == "cron(30 1 ? * MON-FRI *)"
     assert settings.precompute.scale_up_cron == "15 1 * * 1-5"
     assert settings.observability.log_retention_days == 30
+    assert settings.observability.alarm_email == "ops@example.com"
 
 
-@pytest.mark.parametrize(
-    ("context", "expected"),
-    [
-        ({"stage": "qa"}, "stage must be one of dev, prod; got 'qa'"),
-        ({"auroraEngine": "oracle"}, "auroraEngine must be one of aurora-postgresql, aurora-mysql; got 'oracle'"),
-        ({"cacheEngine": "memcached"}, "cacheEngine must be one of redis, valkey; got 'memcached'"),
-        ({"webMinCapacity": "two"}, "webMinCapacity must be an integer 1..100; got 'two'"),
-        ({"webMaxCapacity": "2.5"}, "webMaxCapacity must be an integer 1..100; got '2.5'"),
-        ({"workerMinCapacity": True}, "workerMinCapacity must be an integer 1..100; got True"),
-        ({"workerMinCapacity": "0"}, "workerMinCapacity must be an integer 1..100; got 0"),
-        ({"webMinCapacity": "5", "webMaxCapacity": "4"}, "webMaxCapacity must be at least webMinCapacity (5); got 4"),
-        ({"webDesiredCapacity": "9"}, "webDesiredCapacity must be within webMinCapacity..webMaxCapacity (1..3)"),
-        ({"dbMinCapacity": "0.7"}, "dbMinCapacity must be a number 0.5..256 in steps of 0.5; got 0.7"),
-        ({"dbMaxCapacity": "lots"}, "dbMaxCapacity must be a number 1..256 in steps of 0.5; got 'lots'"),
-        ({"dbMinCapacity": "8", "dbMaxCapacity": "4"}, "dbMaxCapacity must be at least dbMinCapacity (8)"),
-        ({"dbPort": "5432"}, "dbPort must be an integer 1150..65535 other than aurora-postgresql's default 5432"),
-        ({"stage": "prod", "dbBackupRetentionDays": "3"}, "dbBackupRetentionDays must be an integer 7..35; got 3"),
-        ({"cachePort": "6379"}, "cachePort must be an integer 1024..65535 other than the default 6379"),
-        ({"cacheMultiAz": "true", "cacheReplicas": "0"}, "cacheMultiAz needs cacheReplicas of at least 1"),
-        ({"cacheMultiAz": "maybe"}, "cacheMultiAz must be true or false; got 'maybe'"),
-        ({"cacheNodeType": "m7g.large"}, "cacheNodeType must be an ElastiCache node type such as cache.t4g.micro"),
-        ({"webInstanceType": "huge"}, "webInstanceType must be an EC2 instance type"),
-        ({"architecture": "sparc"}, "architecture must be one of arm64, x86_64; got 'sparc'"),
-        ({"workerInstanceType": "c7i.large"}, "workerInstanceType must be an arm64 instance type (architecture=arm64)"),
-        ({"architecture": "x86_64", "webInstanceType": "m7g.large"}, "set architecture=arm64 to use it"),
-        ({"peerPort": "9090"}, "peerPort must equal servicePort (8080)"),
-        ({"vpcCidr": "10.0.0.0/24"}, "vpcCidr must be an IPv4 CIDR block from /16 to /18"),
-        ({"maxAzs": "2", "natGateways": "3"}, "natGateways must be an integer 1..2 (at most maxAzs); got 3"),
-        ({"queueVisibilityTimeoutSeconds": "30"}, "queueVisibilityTimeoutSeconds must be an integer 61..43200"),
-        ({"queueDlqRetentionSeconds": "60"}, "queueDlqRetentionSeconds must be an integer 345600..1209600"),
-        ({"precomputeCron": "0 3 * *"}, "precomputeCron must be a five-field UTC cron expression"),
-        ({"precomputeCron": "0 3 * * 1"}, "numbers mean different days in cron and EventBridge"),
-        ({"precomputeCron": "*/5 3 * * *"}, "needs a fixed minute and hour"),
-        ({"precomputeCron": "5 0 * * SUN"}, "crosses midnight"),
-        ({"precomputeCapacity": "50"}, "precomputeCapacity must be an integer 1..2"),
-        ({"logRetentionDays": "10"}, "logRetentionDays must be one of 1, 3, 5, 7, 14"),
-        ({"certificateArn": "my-cert"}, "certificateArn must be an ACM certificate ARN"),
-        ({"alarmEmail": "ops"}, "alarmEmail must be an email address; got 'ops'"),
-        ({"webMinCapcity": "2"}, "unknown context key 'webMinCapcity'; did you mean 'webMinCapacity'?"),
-    ],
-)
-def test_bad_values_fail_naming_the_key_and_what_it_accepts(context: dict[str, object], expected: str) -> None:
-    with pytest.raises(SettingsError) as error:
-        load_settings(context)
-    assert expected in str(error.value)
+def test_weekday_numbers_reach_both_schedules_as_the_same_days() -> None:
+    precompute = load_settings({"precomputeCron": "30 1 * * 1-5"}).precompute
+    assert precompute.schedule.eventbridge_expression() == "cron(30 1 ? * 2-6 *)"
+    assert (precompute.scale_up_cron, precompute.scale_down_cron) == ("15 1 * * 1-5", "30 2 * * 1-5")
 
 
-def test_unrelated_context_keys_are_left_alone() -> None:
-    settings = load_settings({"@aws-cdk/core:newStyleStackSynthesis": True, "aws:cdk:enable-path-metadata": True})
-    assert settings.stage == "dev"
+def test_every_key_reaches_the_settings() -> None:
+    """Changing any one key from its default changes the settings: no key is read and then dropped."""
+    changed = {
+        "stage": "prod",
+        "architecture": "x86_64",
+        "protectData": "true",
+        "vpcCidr": "10.1.0.0/16",
+        "maxAzs": "3",
+        "natGateways": "2",
+        "interfaceEndpoints": "true",
+        "auroraEngine": "aurora-mysql",
+        "dbPort": "3310",
+        "dbMinCapacity": "1",
+        "dbMaxCapacity": "4",
+        "dbReaders": "2",
+        "dbBackupRetentionDays": "9",
+        "cacheEngine": "valkey",
+        "cacheNodeType": "cache.r7g.large",
+        "cacheReplicas": "2",
+        "cacheMultiAz": "true",
+        "cachePort": "6390",
+        "cacheSnapshotRetentionDays": "3",
+        "queueVisibilityTimeoutSeconds": "300",
+        "queueMaxReceiveCount": "3",
+        "queueReceiveWaitSeconds": "10",
+        "queueRetentionSeconds": "86400",
+        "queueDlqRetentionSeconds": "1000000",
+        "servicePort": "8081",
+        "peerPort": "8080",
+        "webInstanceType": "t4g.medium",
+        "webMinCapacity": "2",
+        "webMaxCapacity": "5",
+        "webDesiredCapacity": "2",
+        "webRequestsPerTarget": "500",
+        "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123",
+        "workerInstanceType": "t4g.medium",
+        "workerMinCapacity": "2",
+        "workerMaxCapacity": "4",
+        "workerDesiredCapacity": "2",
+        "workerBacklogPerInstance": "50",
+        "workerDrainTimeoutSeconds": "120",
+        "workerMetricsPort": "9102",
+        "precomputeCron": "0 4 * * *",
+        "precomputeCapacity": "1",
+        "precomputeLeadMinutes": "10",
+        "precomputeWindowMinutes": "30",
+        "logRetentionDays": "14",
+        "alarmEmail": "ops@example.com",
+        "alarmOldestMessageSeconds": "900",
+        "alarmDbConnections": "100",
+    }
+    assert changed.keys() == KEYS.keys()
+    skip_cross_checks = {"stage", "architecture", "peerPort", "servicePort"}  # they only make sense together
+    base = load_settings({})
+    for key, value in changed.items():
+        if key in skip_cross_checks:
+            continue
+        assert load_settings({key: value}) != base, f"{key}={value} changed nothing"
+    assert load_settings({"stage": "prod"}) != base
+    assert load_settings({"architecture": "x86_64"}) != base
+    ports = load_settings({"servicePort": "8081"})
+    assert (ports.web.service_port, ports.web.peer_port) == (8081, 8081)
 
 
-def test_every_key_has_a_default_for_both_stages() -> None:
-    dev, prod = context_keys("dev"), context_keys("prod")
-    assert dev.keys() == prod.keys()
-    assert (dev["stage"], prod["stage"]) == ("dev", "prod")
-    assert {"stage", "auroraEngine", "webMinCapacity", "queueMaxReceiveCount", "precomputeCron"} <= dev.keys()
-    assert dev["queueMaxReceiveCount"] == QUEUE.max_receive_count
-    assert dev["precomputeCron"] == PRECOMPUTE.cron
+def test_python_m_stacks_settings_lists_every_key_with_both_defaults_and_a_description() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "stacks.settings"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["key", "dev", "prod", "description"]
+    rows = {line.split()[0]: line.split(maxsplit=3)[1:] for line in lines[1:]}
+    assert rows.keys() == KEYS.keys()
+    assert rows["webDesiredCapacity"][:2] == ["unset", "unset"]
+    assert rows["certificateArn"][:2] == ["unset", "unset"]
+    assert rows["maxAzs"][:2] == ["2", "3"]
+    assert rows["natGateways"][2].startswith("NAT gateways"), "every key has its description"
+    assert "prod default: maxAzs" in rows["natGateways"][2], "a computed default says how"
+    assert all(len(row) == 3 and row[2] for row in rows.values())
+    assert "None" not in result.stdout
 
 
-def test_connection_alarm_follows_the_capacity_and_engine() -> None:
-    # 2 ACU = 4 GiB; PostgreSQL allows memory / 9,531,392 bytes connections, MySQL / 12,582,880.
-    assert estimated_max_connections("aurora-postgresql", 2) == 450
-    assert estimated_max_connections("aurora-mysql", 2) == 341
-    assert estimated_max_connections("aurora-postgresql", 256) == 5000
-    assert load_settings({}).observability.db_connections_alarm == 360
-
-
-def test_every_offered_log_retention_maps_to_cloudwatch() -> None:
-    assert set(_RETENTION) == set(LOG_RETENTION_DAYS)
-
-
-@pytest.mark.parametrize(
-    ("instance_type", "architecture"),
-    [
-        ("t4g.small", "arm64"),
-        ("m7g.large", "arm64"),
-        ("c7gn.xlarge", "arm64"),
-        ("r8gd.2xlarge", "arm64"),
-        ("im4gn.large", "arm64"),
-        ("a1.medium", "arm64"),
-        ("t3.small", "x86_64"),
-        ("m7i.large", "x86_64"),
-        ("c7a.large", "x86_64"),
-        ("g4dn.xlarge", "x86_64"),
-        ("m5zn.large", "x86_64"),
-    ],
-)
-def test_instance_architecture_is_read_from_the_family(instance_type: str, architecture: str) -> None:
-    assert instance_architecture(instance_type) == architecture
-
-
-def test_the_architecture_picks_both_fleets_instance_types() -> None:
-    for architecture, (dev_type, prod_type) in INSTANCE_TYPES.items():
-        assert instance_architecture(dev_type) == instance_architecture(prod_type) == architecture
-        for stage, expected in (("dev", dev_type), ("prod", prod_type)):
-            settings = load_settings({"stage": stage, "architecture": architecture})
-            for fleet in (settings.web.fleet, settings.worker.fleet):
-                assert (fleet.instance_type, fleet.architecture) == (expected, architecture)
+def test_python_m_stacks_settings_stops_quietly_when_the_reader_does() -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `| head` that has already exited: every write fails with EPIPE
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "stacks.settings"],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (0, "")
