@@ -40,7 +40,7 @@ def load_factor(c: object) -> float:
 
 
 def positions(points: list[int]) -> list[int]:
-    """Sorted ``points`` if the ring's hash function gave integers in ``[0, 2**64)``."""
+    """``points`` (a node's, sorted), once checked: the ring's hash function must give integers in ``[0, 2**64)``."""
     if not isinstance(points[0], int) or points[0] < 0 or points[-1] >= RING_SIZE:
         raise ValueError(f"hash must return integers in [0, 2**64), got {points[0]!r}..{points[-1]!r}")
     return points
