@@ -74,3 +74,21 @@ def test_keys_in_empty_slots_and_on_points_find_their_owners_by_hand() -> None:
         HOLDS_POINT,
         ring._ring.names.index("a"),
     )
+
+
+def test_the_table_takes_two_bytes_per_slot_past_255_nodes_and_one_again_below() -> None:
+    names = [f"n{i}" for i in range(254)]
+    ring = HashRing(names, vnodes=4)
+    keys = [f"key-{i}" for i in range(3000)]
+    widths = [ring._ring.table.typecode]
+    for change in (
+        lambda: ring.add("x1"),
+        lambda: ring.add("x2"),
+        lambda: ring.remove("x2"),
+        lambda: ring.remove("x1"),
+    ):
+        change()
+        widths.append(ring._ring.table.typecode)
+        fresh = HashRing(ring.weights, vnodes=4)
+        assert [ring.node_for(k) for k in keys] == [fresh.node_for(k) for k in keys]
+    assert widths == ["B", "B", "H", "B", "B"]  # 255 nodes use ids 1..255; the 256th needs two bytes
