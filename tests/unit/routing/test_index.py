@@ -81,13 +81,8 @@ def test_the_table_takes_two_bytes_per_slot_past_255_nodes_and_one_again_below()
     ring = HashRing(names, vnodes=4)
     keys = [f"key-{i}" for i in range(3000)]
     widths = [ring._ring.table.typecode]
-    for change in (
-        lambda: ring.add("x1"),
-        lambda: ring.add("x2"),
-        lambda: ring.remove("x2"),
-        lambda: ring.remove("x1"),
-    ):
-        change()
+    for change, node in ((ring.add, "x1"), (ring.add, "x2"), (ring.remove, "x2"), (ring.remove, "x1")):
+        change(node)
         widths.append(ring._ring.table.typecode)
         fresh = HashRing(ring.weights, vnodes=4)
         assert [ring.node_for(k) for k in keys] == [fresh.node_for(k) for k in keys]
