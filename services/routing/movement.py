@@ -225,9 +225,10 @@ def draw_chart(report: MovementReport, path: Path) -> Path:
     servers = f"{len(report.before)} -> {len(report.after)} servers"
     figure.suptitle(f"{servers}, {report.keys:,} keys (optimum: {_pct(report.optimum)} moved)")
     figure.tight_layout(rect=(0, 0.07, 1, 1))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    try:
+        figure.savefig(path, dpi=110, format="png")  # exactly at path: no ".png" appended
+    finally:
+        plt.close(figure)
     return path
 
 
@@ -251,10 +252,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--vnodes", type=int, default=DEFAULT_VNODES, help=f"points per unit weight ({DEFAULT_VNODES})")
     parser.add_argument("--keys", type=int, default=100_000, help="keys to place (default 100000)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON instead of tables")
-    parser.add_argument("--chart", type=Path, default=DEFAULT_CHART, help=f"PNG chart path (default {DEFAULT_CHART})")
+    parser.add_argument("--chart", type=Path, help=f"PNG chart path in an existing folder (default {DEFAULT_CHART})")
     parser.add_argument("--no-chart", action="store_true", help="don't draw the chart")
     args = parser.parse_args(argv)
     try:
+        chart = None if args.no_chart else _chart_path(args.chart)
         before, after = _memberships(args)
         report = movement(before, after, keys=args.keys, vnodes=args.vnodes)
     except ValueError as error:
@@ -263,10 +265,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(_as_json(report))
     else:
         render(report)
-    if not args.no_chart:
-        path = draw_chart(report, args.chart)
-        print(f"chart: {path}", file=sys.stderr if args.json else sys.stdout)
+    if chart is not None:
+        try:
+            draw_chart(report, chart)
+        except OSError as error:
+            parser.exit(1, f"error: --chart {chart}: {error.strerror or error}\n")
+        print(f"chart: {chart}", file=sys.stderr if args.json else sys.stdout)
     return 0
+
+
+def _chart_path(chosen: Path | None) -> Path:
+    """The chart's path, checked before any work: only the default's folder is created."""
+    if chosen is None:
+        DEFAULT_CHART.parent.mkdir(parents=True, exist_ok=True)  # the project's own results folder
+        return DEFAULT_CHART
+    if not chosen.parent.is_dir():
+        raise ValueError(f"--chart {chosen}: the folder {chosen.parent} does not exist (it is not created)")
+    if chosen.is_dir():
+        raise ValueError(f"--chart {chosen} is a folder: give the path of a PNG file")
+    return chosen
 
 
 if __name__ == "__main__":

@@ -84,3 +84,41 @@ def test_bad_arguments_get_one_line_errors(argv: list[str], message: str, capsys
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
+
+
+def test_a_chart_in_a_missing_folder_is_refused_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chart = tmp_path / "missing" / "deeper" / "x.png"
+    with pytest.raises(SystemExit) as exit_:
+        main(["--nodes", "4", "--add", "1", "--keys", "1000", "--chart", str(chart)])
+    assert exit_.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""  # refused before the report was computed or printed
+    assert err.count("\n") == 1
+    assert f"--chart {chart}: the folder {chart.parent} does not exist" in err
+    assert not (tmp_path / "missing").exists()
+
+
+def test_a_chart_path_that_is_a_folder_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--nodes", "4", "--add", "1", "--keys", "1000", "--chart", str(tmp_path)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"--chart {tmp_path} is a folder" in err
+    assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_chart_that_cannot_be_written_gets_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chart = tmp_path / "x.png"
+    chart.symlink_to(tmp_path / "gone" / "x.png")  # its folder exists; writing through it fails
+    with pytest.raises(SystemExit) as exit_:
+        main(["--nodes", "4", "--add", "1", "--keys", "1000", "--json", "--chart", str(chart)])
+    assert exit_.value.code == 1
+    out, err = capsys.readouterr()
+    assert json.loads(out)["joined"] == ["S5"]  # the report itself was delivered
+    assert err == f"error: --chart {chart}: No such file or directory\n"
+    assert not (tmp_path / "gone").exists()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections import Counter
+from collections.abc import Mapping
+from typing import Any
 
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from services.routing import HashRing, xxh3_64
+from services.routing import HashFunction, HashRing, xxh3_64
 from services.routing.arcs import moves
 from services.routing.hashing import RING_SIZE
 
@@ -24,10 +26,50 @@ def coarse(data: bytes) -> int:
     return xxh3_64(data) & ~((1 << 56) - 1)
 
 
-def reference_owner(ring: HashRing, key: str) -> str:
-    points = ring.points()
-    i = bisect_left([p for p, _ in points], ring._hash(key.encode()))
-    return points[i % len(points)][1]
+def positional(base: HashFunction) -> HashFunction:
+    """``base``, except that a decimal key hashes to its own value: a test can probe any position."""
+
+    def hash_(data: bytes) -> int:
+        return int(data) if data.isdigit() else base(data)  # node labels ("name#i") are never digits
+
+    return hash_
+
+
+def plain_ring(weights: Mapping[str, float], vnodes: int, hash_: HashFunction) -> list[tuple[int, str]]:
+    """The ring by its definition: every node's points, sorted by position, colliding ones by name."""
+    return sorted(
+        (hash_(f"{node}#{i}".encode()), node)
+        for node, weight in weights.items()
+        for i in range(max(1, round(vnodes * weight)))
+    )
+
+
+def plain_walk(points: list[tuple[int, str]], position: int, n: int) -> list[str]:
+    """The first ``n`` distinct owners clockwise from ``position``, by bisection over the plain ring."""
+    start = bisect_left(points, (position, ""))  # the first point at or after position
+    walk: list[str] = []
+    for step in range(len(points)):
+        owner = points[(start + step) % len(points)][1]
+        if owner not in walk:
+            walk.append(owner)
+            if len(walk) == n:
+                break
+    return walk
+
+
+def probes(ring: HashRing, points: list[tuple[int, str]], extra: list[int]) -> list[int]:
+    """Positions where an index can go wrong: at and beside points, slot edges, both ends of the circle."""
+    shift = ring._ring.shift
+    near = set(extra) | {0, RING_SIZE - 1}
+    for position, _ in points[:: max(1, len(points) // 150)]:
+        slot = position >> shift << shift
+        near |= {position - 1, position, position + 1, slot - 1, slot, slot + (1 << shift) - 1, slot + (1 << shift)}
+    return sorted(p for p in near if 0 <= p < RING_SIZE)
+
+
+def slot_owners(ring: HashRing) -> list[str | None]:
+    """The index's table in node names (ids differ between rings built in different orders)."""
+    return [ring._ring.names[i] if i else None for i in ring._ring.table]
 
 
 def owners(ring: HashRing) -> list[str]:
@@ -78,27 +120,74 @@ def test_reweighting_a_node_moves_keys_only_to_or_from_it(
     assert all(old == new or node in (old, new) for old, new in zip(before, after, strict=True))
 
 
-operations = st.lists(st.tuples(st.sampled_from(["add", "remove", "set"]), names, weights), max_size=25)
+pool = st.sampled_from(["a", "b", "c", "d", "e", "f", "node-1", "node-10", "node-2"])
+pool_weights = st.sampled_from([0.25, 0.5, 1.0, 1.5, 2.0, 3.0])
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("add"), pool, pool_weights),  # a new node, or a new weight for a member
+        st.tuples(st.just("remove"), pool),
+        st.tuples(st.just("set"), st.dictionaries(pool, pool_weights, max_size=6)),
+    ),
+    max_size=25,
+)
 
 
-@settings(max_examples=60, deadline=None)
-@given(ops=operations, use_coarse=st.booleans(), vnodes=st.integers(1, 40))
-def test_the_lookup_table_always_agrees_with_the_ring(
-    ops: list[tuple[str, str, float]], use_coarse: bool, vnodes: int
+def apply(ring: HashRing, op: tuple[Any, ...]) -> None:
+    if op[0] == "add":
+        ring.add(op[1], op[2])
+    elif op[0] == "remove" and op[1] in ring:
+        ring.remove(op[1])
+    elif op[0] == "set":
+        ring.set_nodes(op[1])
+
+
+def assert_answers_as_the_plain_ring(ring: HashRing, hash_: HashFunction, extra: list[int]) -> None:
+    points = plain_ring(ring.weights, ring.vnodes, hash_)
+    assert ring.points() == points  # the edits (_points) equal sorting everything again
+    if not points:
+        return
+    positions = probes(ring, points, extra)
+    assert [ring.node_for(str(p)) for p in positions] == [plain_walk(points, p, 1)[0] for p in positions]
+    for p in positions[:: max(1, len(positions) // 20)]:
+        assert ring.nodes_for(str(p), 3) == plain_walk(points, p, 3)
+    fresh = HashRing(ring.weights, vnodes=ring.vnodes, hash=hash_)
+    if fresh._ring.shift == ring._ring.shift:  # the table's width may depend on history (ids above 255)
+        assert slot_owners(ring) == slot_owners(fresh)  # patched slots equal a table built from scratch
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    ops=operations,
+    use_coarse=st.booleans(),
+    vnodes=st.integers(1, 40),
+    extra=st.lists(st.integers(0, RING_SIZE - 1), max_size=20),
+)
+def test_the_index_and_the_edits_answer_as_a_plain_sort_and_bisect(
+    ops: list[tuple[Any, ...]], use_coarse: bool, vnodes: int, extra: list[int]
 ) -> None:
-    """Incremental table updates, full rebuilds and collisions never change an answer."""
-    ring = HashRing([], vnodes=vnodes, hash=coarse if use_coarse else xxh3_64)
-    for op, name, weight in ops:
-        if op == "add":
-            ring.add(name, weight)
-        elif op == "remove" and name in ring:
-            ring.remove(name)
-        elif op == "set":
-            ring.set_nodes({**dict.fromkeys(ring.nodes[::2], 1.0), name: weight})
-        if len(ring):
-            assert all(ring.node_for(k) == reference_owner(ring, k) for k in KEYS[:300])
-            rebuilt = HashRing(ring.weights, vnodes=vnodes, hash=ring._hash)
-            assert rebuilt.points() == ring.points()  # the same membership gives the same ring
+    """Incremental edits, patched and rebuilt tables and collisions never change an answer."""
+    hash_ = positional(coarse if use_coarse else xxh3_64)
+    ring = HashRing([], vnodes=vnodes, hash=hash_)
+    for op in ops:
+        apply(ring, op)
+        assert_answers_as_the_plain_ring(ring, hash_, extra)
+
+
+@settings(max_examples=12, deadline=None)
+@given(ops=operations, use_coarse=st.booleans(), crowd=st.integers(240, 270))
+def test_the_index_agrees_past_255_nodes_where_its_table_widens(
+    ops: list[tuple[Any, ...]], use_coarse: bool, crowd: int
+) -> None:
+    """Ids above 255 need two-byte slots: the table changes type, in both directions, without a wrong answer."""
+    hash_ = positional(coarse if use_coarse else xxh3_64)
+    ring = HashRing([f"base-{i}" for i in range(crowd)], vnodes=2, hash=hash_)
+    assert_answers_as_the_plain_ring(ring, hash_, [])
+    for op in ops:
+        apply(ring, op)  # a "set" shrinks the crowd to a few nodes: back to one-byte slots ...
+        assert_answers_as_the_plain_ring(ring, hash_, [])
+        if op[0] == "set":  # ... and the crowd returns
+            ring.set_nodes({**op[1], **{f"base-{i}": 1.0 for i in range(crowd)}})
+            assert_answers_as_the_plain_ring(ring, hash_, [])
 
 
 @settings(max_examples=60, deadline=None)
