@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from services.api.errors import install_error_handlers
 from services.api.limits import BodyLimitMiddleware
@@ -41,7 +42,9 @@ def create_app(settings: ApiSettings, *, edges: Edges | None = None) -> FastAPI:
         finally:
             await node.stop()
 
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc load their scripts from the node itself (a pinned
+    # package), not from a CDN, so the docs work on a machine without internet access.
+    app = FastAPIOffline(
         title="scaled-reference API",
         version="1.0.0",
         description=DESCRIPTION,
@@ -49,9 +52,9 @@ def create_app(settings: ApiSettings, *, edges: Edges | None = None) -> FastAPI:
         strict_content_type=False,  # a JSON body without a Content-Type is still JSON
     )
     install_error_handlers(app)
-    items.register(app, max_key_bytes=settings.api_max_key_bytes)
-    jobs.register(app)
-    ops.register(app, max_key_bytes=settings.api_max_key_bytes)
+    items.register(app, max_key_bytes=settings.api_max_key_bytes)  # first: the hot routes match first
+    app.include_router(jobs.router())
+    app.include_router(ops.router(max_key_bytes=settings.api_max_key_bytes))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts every answer, 413s included
     return app

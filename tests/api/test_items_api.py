@@ -147,6 +147,10 @@ async def test_unknown_routes_and_methods_are_4xx_with_the_error_body(node: Node
     wrong = await client.delete("/items/k")
     assert wrong.status_code == 405
     assert wrong.json()["error"]["code"] == "method_not_allowed"
+    for method in ("DELETE", "OPTIONS", "POST"):  # every method the path serves, from both of its routes
+        assert (await client.request(method, "/items/k")).headers["allow"] == "GET, PUT"
+    assert (await client.delete("/jobs")).headers["allow"] == "POST"
+    assert (await client.post("/healthz")).headers["allow"] == "GET"
     assert (await client.get("/items/")).status_code == 404
 
 

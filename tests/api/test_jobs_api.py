@@ -66,6 +66,19 @@ async def test_an_idempotency_key_returns_the_same_job(client: httpx.AsyncClient
     assert conflict.json()["error"]["code"] == "conflict"
 
 
+async def test_idempotency_keys_of_1_to_200_characters_are_accepted_and_documented(client: httpx.AsyncClient) -> None:
+    job = {"type": "echo", "payload": {}}
+    for key in ("k", "k" * 200):
+        assert (await client.post("/jobs", json=job, headers={"Idempotency-Key": key})).status_code == 202
+    too_long = await client.post("/jobs", json=job, headers={"Idempotency-Key": "k" * 201})
+    assert too_long.status_code == 422
+    assert "Idempotency-Key" in too_long.json()["error"]["message"]
+    assert (await client.post("/jobs", json=job, headers={"Idempotency-Key": ""})).status_code == 422
+    (parameter,) = (await client.get("/openapi.json")).json()["paths"]["/jobs"]["post"]["parameters"]
+    assert parameter["name"] == "Idempotency-Key"
+    assert {"type": "string", "minLength": 1, "maxLength": 200} in parameter["schema"]["anyOf"]
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
