@@ -1,4 +1,5 @@
-"""Helpers several test packages share: polling for a condition, and a fake instance metadata service."""
+"""Helpers several test packages share: polling for a condition (sync and async), and a fake instance
+metadata service."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import anyio
 import pytest
 
 
@@ -21,6 +23,18 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, interval: fl
         if time.monotonic() > deadline:
             pytest.fail(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+async def eventually(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.02) -> Any:
+    """:func:`wait_until` for async tests: poll ``predicate()`` without blocking the event loop."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout} s")
+        await anyio.sleep(interval)
 
 
 INSTANCE_ID = "i-0123456789abcdef0"

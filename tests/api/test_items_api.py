@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 
 import httpx
@@ -167,7 +168,14 @@ async def test_health_ready_ring_and_docs(node: NodeClient) -> None:
     assert ring["version"] == node_.membership.ring.version
     assert ring["key"] == {"key": "k", "owner": "127.0.0.1:8080", "preference": ["127.0.0.1:8080"]}
     assert (await client.get("/ring", params={"key": "a b"})).status_code == 422
-    assert (await client.get("/docs")).status_code == 200
+    docs = await client.get("/docs")
+    assert docs.status_code == 200
+    assets = re.findall(r'(?:src|href)="([^"]+)"', docs.text) + re.findall(r"url: '([^']+)'", docs.text)
+    assert "/static-offline-docs/swagger-ui-bundle.js" in assets
+    assert all(asset.startswith("/") for asset in assets), assets  # nothing from a CDN: /docs works offline
+    for asset in assets:
+        assert (await client.get(asset)).status_code == 200, asset
+    assert "SwaggerUIBundle" in (await client.get("/static-offline-docs/swagger-ui-bundle.js")).text
     assert "/items/{key}" in (await client.get("/openapi.json")).json()["paths"]
 
 
