@@ -98,7 +98,7 @@ def redis_url_problem(url: str) -> str | None:
     if parts.scheme not in ("redis", "rediss", "unix"):
         return "it must start with redis://, rediss:// or unix://"
     try:
-        redis.connection.parse_url(url)
+        redis.connection.parse_url(url)  # type: ignore[no-untyped-call]
     except ValueError as error:
         return str(error)
     return None
