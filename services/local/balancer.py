@@ -205,6 +205,8 @@ def create_app(balancer: Balancer, admin_routes: Sequence[BaseRoute] = ()) -> St
             error.status_code, "method_not_allowed" if message else "http_error", message or str(error.detail)
         )
         response.headers.update(error.headers or {})
+        if "allow" in response.headers:  # Starlette lists the methods in set order: sort them
+            response.headers["allow"] = ", ".join(sorted(m.strip() for m in response.headers["allow"].split(",")))
         return response
 
     app = Starlette(

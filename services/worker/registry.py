@@ -125,10 +125,22 @@ def validate_payload(type: str, payload: Any) -> Any:  # noqa: A002
     if job_type.payload_model is None:
         return payload
     try:
-        return job_type.payload_model.model_validate(payload)
+        # Strict, as the documented JSON Schema is: lax mode would take false for a number and
+        # "5" for an integer. A JSON number with no fraction (1597.0) is an integer, as in JSON Schema.
+        return job_type.payload_model.model_validate(_integral_floats_as_ints(payload), strict=True)
     except pydantic.ValidationError as error:
         problems = "; ".join(_describe(item) for item in error.errors())
         raise InvalidPayloadError(f"invalid payload for job type {type!r}: {problems}") from None
+
+
+def _integral_floats_as_ints(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _integral_floats_as_ints(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_integral_floats_as_ints(item) for item in value]
+    return value
 
 
 def _describe(item: Any) -> str:
