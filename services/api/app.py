@@ -10,13 +10,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi_offline import FastAPIOffline
 
 from services.api.errors import install_error_handlers
 from services.api.limits import BodyLimitMiddleware
 from services.api.metrics import Metrics, MetricsMiddleware
 from services.api.node import Edges, Node
-from services.api.routes import items, jobs, ops
+from services.api.routes import docs, items, jobs, ops
 from services.api.settings import ApiSettings
 from services.worker.registry import load_handlers
 
@@ -42,19 +41,20 @@ def create_app(settings: ApiSettings, *, edges: Edges | None = None) -> FastAPI:
         finally:
             await node.stop()
 
-    # FastAPIOffline: /docs and /redoc load their scripts from the node itself (a pinned
-    # package), not from a CDN, so the docs work on a machine without internet access.
-    app = FastAPIOffline(
+    app = FastAPI(
         title="scaled-reference API",
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
         strict_content_type=False,  # a JSON body without a Content-Type is still JSON
+        docs_url=None,  # served by routes.docs, without a CDN
+        redoc_url=None,
     )
     install_error_handlers(app)
     items.register(app, max_key_bytes=settings.api_max_key_bytes)  # first: the hot routes match first
     app.include_router(jobs.router())
     app.include_router(ops.router(max_key_bytes=settings.api_max_key_bytes))
+    docs.register(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts every answer, 413s included
     return app

@@ -171,11 +171,15 @@ async def test_health_ready_ring_and_docs(node: NodeClient) -> None:
     docs = await client.get("/docs")
     assert docs.status_code == 200
     assets = re.findall(r'(?:src|href)="([^"]+)"', docs.text) + re.findall(r"url: '([^']+)'", docs.text)
-    assert "/static-offline-docs/swagger-ui-bundle.js" in assets
+    assert "/docs-assets/swagger-ui-bundle.js" in assets
     assert all(asset.startswith("/") for asset in assets), assets  # nothing from a CDN: /docs works offline
     for asset in assets:
         assert (await client.get(asset)).status_code == 200, asset
-    assert "SwaggerUIBundle" in (await client.get("/static-offline-docs/swagger-ui-bundle.js")).text
+    assert "SwaggerUIBundle" in (await client.get("/docs-assets/swagger-ui-bundle.js")).text
+    redoc = await client.get("/redoc")
+    assert redoc.status_code == 200
+    assert '<script src="/docs-assets/redoc.standalone.js">' in redoc.text
+    assert "Redoc" in (await client.get("/docs-assets/redoc.standalone.js")).text
     assert "/items/{key}" in (await client.get("/openapi.json")).json()["paths"]
 
 

@@ -14,8 +14,9 @@ from services.api.errors import NOT_JSON_MESSAGE, UnsupportedMediaTypeError, is_
 from services.api.node import Node
 
 
-def current_node(request: Request) -> Node:
-    """The node serving this app (started in the app's lifespan)."""
+async def current_node(request: Request) -> Node:
+    """The node serving this app (started in the app's lifespan). Async: FastAPI would run a
+    plain function in a worker thread, which costs more than the whole health check."""
     node: Node = request.app.state.node
     return node
 
