@@ -17,6 +17,7 @@ passes its ``JOB_HANDLER_MODULES`` setting there, and so should the API if it us
 from __future__ import annotations
 
 import importlib
+import json
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -125,9 +126,14 @@ def validate_payload(type: str, payload: Any) -> Any:  # noqa: A002
     if job_type.payload_model is None:
         return payload
     try:
-        # Strict, as the documented JSON Schema is: lax mode would take false for a number and
-        # "5" for an integer. A JSON number with no fraction (1597.0) is an integer, as in JSON Schema.
-        return job_type.payload_model.model_validate(_integral_floats_as_ints(payload), strict=True)
+        # Strict JSON, as the documented JSON Schema is: lax mode would take false for a number
+        # and "5" for an integer; JSON mode still reads dates, UUIDs and enums from their strings.
+        # A number with no fraction (1597.0) is an integer, as in JSON Schema.
+        encoded = json.dumps(_integral_floats_as_ints(payload), allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise InvalidPayloadError(f"payload of job type {type!r} is not JSON: {error}") from None
+    try:
+        return job_type.payload_model.model_validate_json(encoded, strict=True)
     except pydantic.ValidationError as error:
         problems = "; ".join(_describe(item) for item in error.errors())
         raise InvalidPayloadError(f"invalid payload for job type {type!r}: {problems}") from None
