@@ -6,6 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAGE ?= dev
+PORT ?= 8080
 # jsii prints an end-of-life banner on Node 20; users should see clean output.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONPATH := $(CURDIR)
@@ -20,8 +21,28 @@ WHEELHOUSE := .cache/wheels
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements/services.txt requirements/dev.txt requirements/constraints.txt
+# A PYTHON named on the command line or in the environment must be the one the virtualenv
+# was made with: if it is another version, the virtualenv is made again with it.
+minor_version = $(shell $(1) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+ifneq ($(filter command line environment,$(origin PYTHON)),)
+ifneq ($(wildcard $(BIN)/python),)
+VENV_VERSION := $(call minor_version,$(BIN)/python)
+ifneq ($(VENV_VERSION),$(call minor_version,$(PYTHON)))
+VENV_STALE := venv-stale
+endif
+endif
+endif
+
+.PHONY: venv-stale
+venv-stale: ;
+
+$(VENV)/.installed: requirements/services.txt requirements/dev.txt requirements/constraints.txt $(VENV_STALE)
+	@command -v $(PYTHON) >/dev/null || { echo "error: PYTHON=$(PYTHON) is not a command on PATH"; exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: run make with PYTHON=python3.11")'
+	@if [ -n "$(VENV_STALE)" ]; then \
+		echo "$(VENV) was made with Python $(VENV_VERSION), PYTHON=$(PYTHON) is Python $(call minor_version,$(PYTHON)): making $(VENV) again"; \
+		rm -rf $(VENV); \
+	fi
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt -c requirements/constraints.txt
 	@touch $@
@@ -35,9 +56,9 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-demo: $(VENV)/.installed $(NODE_READY)  ## the 4 -> 5 movement report, then the whole system on this machine
+demo: $(VENV)/.installed  ## the 4 -> 5 movement report, then the whole system on this machine (PORT=8080)
 	$(BIN)/python -m services.routing.movement --nodes 4 --add 1 --keys 100000
-	$(BIN)/python -m services.local demo
+	$(BIN)/python -m services.local demo --port $(PORT)
 
 test: $(VENV)/.installed $(NODE_READY) $(WHEELHOUSE)/.built  ## ruff, mypy and the whole test suite
 	$(BIN)/ruff check .

@@ -120,3 +120,18 @@ def moto_server() -> Iterator[str]:
 def sqs_client(moto_server: str):  # type: ignore[no-untyped-def]
     """A boto3 SQS client talking to the session's moto server."""
     return boto3.client("sqs", endpoint_url=moto_server, region_name="us-east-1")
+
+
+@pytest.fixture(scope="session")
+def local_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of the local system's balancer: 2 web nodes, no workers, SQLite and moto, shared by the session.
+
+    Tests that change it (the ``/_cluster`` admin API) leave it with two healthy web nodes.
+    """
+    from tests.support import LocalSystemProcess
+
+    system = LocalSystemProcess(tmp_path_factory.mktemp("local-system"), "--nodes", "2", "--workers", "0")
+    try:
+        yield system.start()
+    finally:
+        system.stop()

@@ -1,13 +1,20 @@
-"""Helpers several test packages share: polling for a condition, and a fake instance metadata service."""
+"""Helpers several test packages share: polling for a condition (sync and async), a fake instance
+metadata service, and the local system as a process."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 
@@ -22,6 +29,20 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, interval: fl
             pytest.fail(f"condition not met within {timeout} s")
         time.sleep(interval)
 
+
+async def eventually(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.02) -> Any:
+    """:func:`wait_until` for async tests: poll ``predicate()`` without blocking the event loop."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout} s")
+        await anyio.sleep(interval)
+
+
+ROOT = Path(__file__).resolve().parents[1]
 
 INSTANCE_ID = "i-0123456789abcdef0"
 TOKEN = "imds-session-token"
@@ -82,3 +103,73 @@ def serve_imds() -> Iterator[FakeImds]:
     server.shutdown()
     server.server_close()
     thread.join()
+
+
+class LocalSystemProcess:
+    """``python -m services.local up`` as a child process, for tests that use the whole system over HTTP.
+
+    :meth:`start` returns once the system says it is ready (or fails the test with its output);
+    :meth:`stop` sends SIGTERM and waits for it to stop its children.
+    """
+
+    def __init__(self, data_dir: Path, *args: str) -> None:
+        self.data_dir = data_dir
+        self.args = args
+        self.url = ""
+        self.output: list[str] = []
+        self._process: subprocess.Popen[str] | None = None
+        self._ready = threading.Event()
+        self._reader: threading.Thread | None = None
+
+    def start(self, timeout: float = 120.0) -> str:
+        from services.local.cluster import free_port
+
+        port = free_port()
+        self._process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "services.local",
+                "up",
+                "--data-dir",
+                str(self.data_dir),
+                "--port",
+                str(port),
+                *self.args,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        if not self._ready.wait(timeout) or self._process.poll() is not None:
+            self.stop()
+            pytest.fail(f"the local system did not start within {timeout:g} s:\n{''.join(self.output)}")
+        self.url = f"http://127.0.0.1:{port}"
+        return self.url
+
+    def _read(self) -> None:
+        assert self._process is not None
+        assert self._process.stdout is not None
+        with self._process.stdout as lines:
+            for line in lines:
+                self.output.append(line)
+                if line.startswith("ready on "):
+                    self._ready.set()
+        self._ready.set()  # the process ended: start() looks at why
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        self._process.send_signal(signal.SIGTERM)
+        try:
+            self._process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        if self._reader is not None:
+            self._reader.join(timeout=10)
+        self._process = None

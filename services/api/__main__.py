@@ -9,9 +9,9 @@ Settings come from the environment; ``--help`` lists them. Secrets named by
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import textwrap
-from urllib.parse import urlsplit
 
 from services.api.settings import SettingsError, load_settings, settings_table
 from services.jobs.types import load_job_types
@@ -30,12 +30,29 @@ def _help_epilog() -> str:
 
 
 def _shown(name: str, value: object) -> object:
-    """A setting as ``--check`` prints it: tokens masked, passwords cut out of URLs."""
+    """A setting as ``--check`` prints it: tokens masked, the password of a URL masked."""
     if name.endswith("_token") and value is not None:
         return "***"
     if name.endswith("_url") and isinstance(value, str):
-        return urlsplit(value)._replace(netloc=urlsplit(value).netloc.rpartition("@")[2]).geturl()
+        return masked_url(value)
     return value
+
+
+def masked_url(url: str) -> str:
+    """``url`` as written, but with its password (if any) replaced by ``***``.
+
+    Only the password changes: ``sqlite:///relative.db`` keeps its three slashes and
+    ``postgresql://app:secret@db/items`` its user (``postgresql://app:***@db/items``).
+    """
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return url
+    authority, slash, path = rest.partition("/")
+    userinfo, at, host = authority.rpartition("@")
+    if not at:
+        return url
+    user, colon, _password = userinfo.partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{host}{slash}{path}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,9 +73,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if args.check:
-        for name, value in settings.model_dump(mode="json").items():
-            print(f"{name.upper()}={_shown(name, value)}")
-        print(f"node id: {settings.node_id()}")
+        lines = [f"{name.upper()}={_shown(name, value)}" for name, value in settings.model_dump(mode="json").items()]
+        lines.append(f"node id: {settings.node_id()}")
+        try:
+            print("\n".join(lines), flush=True)
+        except BrokenPipeError:  # piped to a reader that stopped early (`| head`): not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
         return 0
 
     import uvicorn

@@ -15,7 +15,7 @@ from services.api.errors import install_error_handlers
 from services.api.limits import BodyLimitMiddleware
 from services.api.metrics import Metrics, MetricsMiddleware
 from services.api.node import Edges, Node
-from services.api.routes import items, jobs, ops
+from services.api.routes import docs, items, jobs, ops
 from services.api.settings import ApiSettings
 from services.jobs.types import load_job_types
 
@@ -47,11 +47,14 @@ def create_app(settings: ApiSettings, *, edges: Edges | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         strict_content_type=False,  # a JSON body without a Content-Type is still JSON
+        docs_url=None,  # served by routes.docs, without a CDN
+        redoc_url=None,
     )
     install_error_handlers(app)
-    items.register(app, max_key_bytes=settings.api_max_key_bytes)
-    jobs.register(app)
-    ops.register(app, max_key_bytes=settings.api_max_key_bytes)
+    items.register(app, max_key_bytes=settings.api_max_key_bytes)  # first: the hot routes match first
+    app.include_router(jobs.router())
+    app.include_router(ops.router(max_key_bytes=settings.api_max_key_bytes))
+    docs.register(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts every answer, 413s included
     return app

@@ -6,8 +6,10 @@ it; anything else is a 500 whose details go to the log, not to the client.
 
 from __future__ import annotations
 
+import functools
 import json
-from typing import Any, ClassVar
+import re
+from typing import Any, ClassVar, Final
 
 import structlog
 from fastapi import FastAPI, Request
@@ -15,10 +17,13 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import compile_path
 
 from services.items.keys import InvalidKeyError
 
 _log = structlog.get_logger(__name__)
+
+NOT_JSON_MESSAGE: Final = "the request body must be JSON (application/json)"
 
 _CODES = {
     400: "bad_request",
@@ -72,6 +77,13 @@ class BodyTooLargeError(ApiError):
     code = "body_too_large"
 
 
+class UnsupportedMediaTypeError(ApiError):
+    """The request body is not JSON (its Content-Type names another media type)."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
 class InvalidRequestError(ApiError):
     """The body or a parameter is well-formed but not acceptable."""
 
@@ -117,6 +129,12 @@ def install_error_handlers(app: FastAPI) -> None:
         response = error_response(status, _CODES.get(status, f"http_{status}"), message)
         if error.headers:
             response.headers.update(error.headers)
+        if status == 405:
+            # Starlette names the methods of the first route that matched the path only; a path
+            # served by several routes (GET and PUT /items/{key}) allows the methods of all of them.
+            allowed = allowed_methods(request.app, request.scope["path"])
+            if allowed:
+                response.headers["allow"] = ", ".join(allowed)
         return response
 
     async def validation_error(_request: Request, error: Exception) -> Response:
@@ -125,7 +143,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if any(item.get("type") == "json_invalid" for item in problems):
             return error_response(400, MalformedJSONError.code, "request body is not valid JSON")
         if any(item.get("loc", ())[:1] == ("body",) and isinstance(item.get("input"), bytes) for item in problems):
-            return error_response(415, "unsupported_media_type", "the request body must be JSON (application/json)")
+            return error_response(415, UnsupportedMediaTypeError.code, NOT_JSON_MESSAGE)
         return error_response(422, InvalidRequestError.code, "; ".join(_describe(item) for item in problems))
 
     async def database_error(request: Request, error: Exception) -> Response:
@@ -142,6 +160,29 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(SQLAlchemyError, database_error)
     app.add_exception_handler(Exception, unexpected)
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods the OpenAPI document lists for the operations whose path template matches ``path``."""
+    methods: set[str] = set()
+    for template, operations in app.openapi().get("paths", {}).items():
+        if _template_regex(template).match(path):
+            methods.update(method.upper() for method in operations if method.upper() in _HTTP_METHODS)
+    return sorted(methods)
+
+
+_HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
+
+
+@functools.lru_cache(maxsize=64)
+def _template_regex(template: str) -> re.Pattern[str]:
+    return compile_path(template)[0]
+
+
+def is_json(content_type: str) -> bool:
+    """Whether a Content-Type header names JSON: ``application/json`` or ``application/*+json``."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
 def _describe(item: Any) -> str:

@@ -23,6 +23,7 @@ and pass to :func:`load_job_types`; the module with their handlers is named in t
 from __future__ import annotations
 
 import importlib
+import json
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -64,7 +65,14 @@ class JobType:
         if self.payload_model is None:
             return payload
         try:
-            return self.payload_model.model_validate(payload)
+            # Strict JSON, as the documented JSON Schema is: lax mode would take false for a number
+            # and "5" for an integer; JSON mode still reads dates, UUIDs and enums from their strings.
+            # A number with no fraction (1597.0) is an integer, as in JSON Schema.
+            encoded = json.dumps(_integral_floats_as_ints(payload), allow_nan=False)
+        except (TypeError, ValueError) as error:
+            raise InvalidPayloadError(f"payload of job type {self.name!r} is not JSON: {error}") from None
+        try:
+            return self.payload_model.model_validate_json(encoded, strict=True)
         except pydantic.ValidationError as error:
             problems = "; ".join(_describe(item) for item in error.errors())
             raise InvalidPayloadError(f"invalid payload for job type {self.name!r}: {problems}") from None
@@ -138,6 +146,16 @@ def validate_payload(type: str, payload: Any) -> Any:  # noqa: A002
     :class:`InvalidPayloadError` (a ``ValueError``) naming each offending field.
     """
     return get_job_type(type).validate(payload)
+
+
+def _integral_floats_as_ints(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _integral_floats_as_ints(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_integral_floats_as_ints(item) for item in value]
+    return value
 
 
 def _describe(item: Any) -> str:

@@ -88,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         data_dir=args.data_dir,
         strategy=args.balancing,
     )
+    try:
+        options.check()
+    except StartupError as error:
+        _say(f"error: {error}")
+        return 2
     import uvloop
 
     from services.logs import configure_logging

@@ -18,10 +18,12 @@ from typing import Final, Literal
 import httpx
 import structlog
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
+from starlette.types import Receive, Scope, Send
 
 from services.api.errors import error_response
 from services.api.limits import BodyLimitMiddleware
@@ -46,6 +48,8 @@ _HOP_BY_HOP: Final = frozenset(
         "content-encoding",  # httpx hands over decoded bodies
     }
 )
+_FROM_THE_BALANCER: Final = frozenset({"date", "server"})
+"""Headers of a node's answer the balancer's own server sets: passing the node's on would send two."""
 
 
 @dataclass(slots=True)
@@ -169,9 +173,9 @@ class Balancer:
                 backend.outstanding -= 1
             backend.served += 1
             out_headers = {
-                k.decode("latin-1"): v.decode("latin-1")
+                name: v.decode("latin-1")
                 for k, v in upstream.headers.items()
-                if k.decode("latin-1") not in _HOP_BY_HOP
+                if (name := k.decode("latin-1")) not in _HOP_BY_HOP and name not in _FROM_THE_BALANCER
             }
             out_headers["x-served-by-node"] = backend.id
             return Response(upstream.body, status_code=upstream.status, headers=out_headers)
@@ -181,10 +185,34 @@ class Balancer:
 def create_app(balancer: Balancer, admin_routes: Sequence[BaseRoute] = ()) -> Starlette:
     """The balancer as an ASGI app: ``admin_routes`` first (the ``/_cluster`` API), then the proxy.
 
-    Request bodies over :data:`MAX_BODY_BYTES` are refused with 413 before they are buffered.
+    Every request that no admin route matches is proxied, whatever its method and path (a
+    catch-all route would miss paths with a decoded line break). Errors of the admin API
+    (a wrong method) use the standard error body. Request bodies over :data:`MAX_BODY_BYTES`
+    are refused with 413 before they are buffered.
     """
-    every_method = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-    return Starlette(
-        routes=[*admin_routes, Route("/{path:path}", balancer.proxy, methods=every_method)],
+
+    async def proxied(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # websockets are not proxied
+            await send({"type": "websocket.close", "code": 1003})
+            return
+        response = await balancer.proxy(Request(scope, receive))
+        await response(scope, receive, send)
+
+    async def http_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, HTTPException)
+        message = f"method {request.method} is not allowed on {request.url.path}" if error.status_code == 405 else None
+        response = error_response(
+            error.status_code, "method_not_allowed" if message else "http_error", message or str(error.detail)
+        )
+        response.headers.update(error.headers or {})
+        if "allow" in response.headers:  # Starlette lists the methods in set order: sort them
+            response.headers["allow"] = ", ".join(sorted(m.strip() for m in response.headers["allow"].split(",")))
+        return response
+
+    app = Starlette(
+        routes=list(admin_routes),
         middleware=[Middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)],
+        exception_handlers={HTTPException: http_error},
     )
+    app.router.default = proxied
+    return app

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import boto3
 import httpx
@@ -79,6 +80,41 @@ class Options:
         """``--db-url``, else a SQLite file in the data directory."""
         return self.db_url or f"sqlite:///{(self.data_dir / 'system.db').resolve()}"
 
+    def check(self) -> None:
+        """Raise :class:`StartupError` naming the first option that cannot work, before anything starts."""
+        if self.nodes < 1:
+            raise StartupError(
+                f"--nodes must be at least 1 (got {self.nodes}): requests need a web node; "
+                "add more at run time with POST /_cluster/nodes"
+            )
+        if self.workers < 0:
+            raise StartupError(f"--workers must be 0 or more (got {self.workers})")
+        if not 1 <= self.port <= 65535:
+            raise StartupError(f"--port must be a TCP port, 1..65535 (got {self.port})")
+        if self.redis_url is not None:
+            problem = redis_url_problem(self.redis_url)
+            if problem:
+                raise StartupError(
+                    f"--redis-url {self.redis_url!r} is malformed: {problem}; "
+                    "write it as redis://HOST:PORT/DB, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)"
+                )
+
+
+def redis_url_problem(url: str) -> str | None:
+    """Why ``url`` is not a Redis URL redis-py can use, or None if it is one."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError as error:
+        return f"its port is not valid ({str(error).lower()})"
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        return "it must start with redis://, rediss:// or unix://"
+    try:
+        redis.connection.parse_url(url)  # type: ignore[no-untyped-call]
+    except ValueError as error:
+        return str(error)
+    return None
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on now."""
@@ -131,10 +167,11 @@ class LocalSystem:
         unreachable Redis, or a part that does not come up in time.
         """
         options = self.options
+        options.check()
         if not _port_is_free(options.port):
-            raise StartupError(f"port {options.port} is already in use; choose another with --port")
-        if options.nodes < 1 or options.workers < 0:
-            raise StartupError("--nodes must be at least 1 and --workers at least 0")
+            raise StartupError(
+                f"port {options.port} is already in use; choose another with --port (make demo PORT=...)"
+            )
         options.data_dir.mkdir(parents=True, exist_ok=True)
         self._prepare_database()
         self._check_redis()

@@ -90,12 +90,15 @@ class Cluster:
         write_members(self.peers_file, members)
 
     async def start(self, names: list[str], **overrides: Any) -> None:
+        """Start nodes ``names``. Forwards wait up to 30 s unless a test sets a shorter timeout: a
+        busy machine can hold an in-process forward past the default 0.5 s, and the fallback and
+        suspicion that follow would move writes and reads away from their owners."""
         for name in names:
             settings = node_settings(
                 self.database_url,
                 name,
                 api_peers_file=self.peers_file,
-                **{"api_discovery_interval_seconds": 60.0, **overrides},
+                **{"api_discovery_interval_seconds": 60.0, "api_forward_timeout_seconds": 30.0, **overrides},
             )
             app = create_app(settings, edges=Edges(peer_transport=self.network.forwarder_of(name)))
             await self._stack.enter_async_context(app.router.lifespan_context(app))

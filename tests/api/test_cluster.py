@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 KEYS = [f"user:{i}" for i in range(240)]
 
 
-def wait_for_ring(http: httpx.Client, nodes: list[str], members: list[str], timeout: float = 10.0) -> None:
+def wait_for_ring(http: httpx.Client, nodes: list[str], members: list[str], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         views = {node: http.get(f"http://{node}/ring").json()["members"] for node in nodes}
@@ -54,17 +54,22 @@ def test_owners_agree_new_nodes_take_a_share_and_a_dead_node_loses_nothing(proce
             "API_PEERS_FILE": str(peers),
             "API_DISCOVERY_INTERVAL_SECONDS": "0.2",
             "API_SUSPECT_SECONDS": "30",
+            # Every write and read must reach its owner while all nodes live: on a busy machine a
+            # forward can take longer than the default 0.5 s, and the fallback and 30 s of suspicion
+            # that follow would serve the owner's keys elsewhere. A killed node refuses at once.
+            "API_FORWARD_TIMEOUT_SECONDS": "30",
         },
     )
     everyone = [a, b, c, d]
     rng = random.Random(7)
-    with httpx.Client(timeout=5) as http:
+    with httpx.Client(timeout=60) as http:
         wait_for_ring(http, everyone, [a, b, c])
+        before = HashRing([a, b, c])
         for key in KEYS:
-            assert http.put(f"http://{rng.choice(everyone)}/items/{key}", json={"value": key}).status_code == 201
+            written = http.put(f"http://{rng.choice(everyone)}/items/{key}", json={"value": key})
+            assert (written.status_code, written.json()["served_by"]) == (201, before.node_for(key))
 
         # Any node, the same owner; the owner serves, from the copy the write left in its cache.
-        before = HashRing([a, b, c])
         for key in KEYS[:30]:
             views = [http.get(f"http://{node}/items/{key}").json() for node in everyone]
             seen = {(r["owner"], r["served_by"], r["cache"]) for r in views}
@@ -82,9 +87,9 @@ def test_owners_agree_new_nodes_take_a_share_and_a_dead_node_loses_nothing(proce
         assert 0.15 < len(moved) / len(KEYS) < 0.35  # about 1/(n+1) = 25%
         answers = read_all(http, b)
         assert {key for key, r in answers.items() if r["cache"] != "local"} == moved
-        hits_after = sum(r["cache"] == "local" for r in answers.values())
-        assert hits_after == len(KEYS) - len(moved)  # counts, not rates: 184/240 != 1 - 56/240 in floating point
-        hit_rate_after = hits_after / len(KEYS)
+        local_hits = sum(r["cache"] == "local" for r in answers.values())
+        assert local_hits == len(KEYS) - len(moved)  # counts, not rates: 175/240 != 1 - 65/240 in floats
+        hit_rate_after = local_hits / len(KEYS)
         assert all(r["owner"] == after.node_for(key) == r["served_by"] for key, r in answers.items())
         print(f"hit rate before {hit_rate_before:.0%}, right after adding a node {hit_rate_after:.1%}")
         digests = {http.get(f"http://{n}/ring").json()["members_digest"] for n in everyone}

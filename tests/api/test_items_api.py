@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 
 import httpx
@@ -147,6 +148,10 @@ async def test_unknown_routes_and_methods_are_4xx_with_the_error_body(node: Node
     wrong = await client.delete("/items/k")
     assert wrong.status_code == 405
     assert wrong.json()["error"]["code"] == "method_not_allowed"
+    for method in ("DELETE", "OPTIONS", "POST"):  # every method the path serves, from both of its routes
+        assert (await client.request(method, "/items/k")).headers["allow"] == "GET, PUT"
+    assert (await client.delete("/jobs")).headers["allow"] == "POST"
+    assert (await client.post("/healthz")).headers["allow"] == "GET"
     assert (await client.get("/items/")).status_code == 404
 
 
@@ -163,7 +168,18 @@ async def test_health_ready_ring_and_docs(node: NodeClient) -> None:
     assert ring["version"] == node_.membership.ring.version
     assert ring["key"] == {"key": "k", "owner": "127.0.0.1:8080", "preference": ["127.0.0.1:8080"]}
     assert (await client.get("/ring", params={"key": "a b"})).status_code == 422
-    assert (await client.get("/docs")).status_code == 200
+    docs = await client.get("/docs")
+    assert docs.status_code == 200
+    assets = re.findall(r'(?:src|href)="([^"]+)"', docs.text) + re.findall(r"url: '([^']+)'", docs.text)
+    assert "/docs-assets/swagger-ui-bundle.js" in assets
+    assert all(asset.startswith("/") for asset in assets), assets  # nothing from a CDN: /docs works offline
+    for asset in assets:
+        assert (await client.get(asset)).status_code == 200, asset
+    assert "SwaggerUIBundle" in (await client.get("/docs-assets/swagger-ui-bundle.js")).text
+    redoc = await client.get("/redoc")
+    assert redoc.status_code == 200
+    assert '<script src="/docs-assets/redoc.standalone.js">' in redoc.text
+    assert "Redoc" in (await client.get("/docs-assets/redoc.standalone.js")).text
     assert "/items/{key}" in (await client.get("/openapi.json")).json()["paths"]
 
 

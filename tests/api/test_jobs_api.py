@@ -66,11 +66,35 @@ async def test_an_idempotency_key_returns_the_same_job(client: httpx.AsyncClient
     assert conflict.json()["error"]["code"] == "conflict"
 
 
+async def test_payload_numbers_are_json_numbers(client: httpx.AsyncClient) -> None:
+    # 1597.0 is the integer 1597 in JSON (and in JSON Schema); 1.5 is not an integer
+    whole = await client.post("/jobs", json={"type": "precompute", "payload": {"top": 1597.0, "window_hours": 2}})
+    assert whole.status_code == 202, whole.text
+    fraction = await client.post("/jobs", json={"type": "precompute", "payload": {"top": 1.5}})
+    assert fraction.status_code == 422
+
+
+async def test_idempotency_keys_of_1_to_200_characters_are_accepted_and_documented(client: httpx.AsyncClient) -> None:
+    job = {"type": "echo", "payload": {}}
+    for key in ("k", "k" * 200):
+        assert (await client.post("/jobs", json=job, headers={"Idempotency-Key": key})).status_code == 202
+    too_long = await client.post("/jobs", json=job, headers={"Idempotency-Key": "k" * 201})
+    assert too_long.status_code == 422
+    assert "Idempotency-Key" in too_long.json()["error"]["message"]
+    assert (await client.post("/jobs", json=job, headers={"Idempotency-Key": ""})).status_code == 422
+    (parameter,) = (await client.get("/openapi.json")).json()["paths"]["/jobs"]["post"]["parameters"]
+    assert parameter["name"] == "Idempotency-Key"
+    assert {"type": "string", "minLength": 1, "maxLength": 200} in parameter["schema"]["anyOf"]
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
         ({"type": "no-such-type", "payload": {}}, "unknown job type 'no-such-type'"),
         ({"type": "sleep", "payload": {"seconds": "long"}}, "field 'seconds'"),
+        ({"type": "sleep", "payload": {"seconds": False}}, "field 'seconds'"),  # JSON types, not Python's coercions
+        ({"type": "sleep", "payload": {"seconds": "1"}}, "field 'seconds'"),
+        ({"type": "cpu", "payload": {"rounds": True}}, "field 'rounds'"),
         ({"type": "", "payload": {}}, "type"),
         ({"type": "echo", "payload": [1]}, "payload"),
         ({"payload": {}}, "type"),

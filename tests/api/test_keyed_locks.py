@@ -6,6 +6,7 @@ import anyio
 import pytest
 
 from services.api.keyed_locks import KeyedLocks
+from tests.support import eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -23,7 +24,7 @@ async def test_one_holder_per_key_other_keys_in_parallel_and_unused_locks_go() -
     async with anyio.create_task_group() as group:
         for key, name in [("k", "first"), ("k", "second"), ("other", "third")]:
             group.start_soon(hold, key, name)
-        await anyio.sleep(0.05)
+        await eventually(lambda: len(entered) == 2)  # tasks start in order: "second" is waiting by now
         assert entered == ["first", "third"]  # "second" waits for "first" to let go of k
         assert len(locks) == 2
         release.set()

@@ -50,7 +50,7 @@ async def running(settings: Any) -> AsyncIterator[tuple[Node, httpx.AsyncClient]
         yield app.state.node, client
 
 
-async def until(condition: Any, timeout: float = 5.0) -> None:
+async def until(condition: Any, timeout: float = 15.0) -> None:
     with anyio.fail_after(timeout):
         while not await condition():
             await anyio.sleep(0.02)
@@ -161,12 +161,12 @@ def test_invalidation_across_two_processes(processes: NodeProcesses, redis_url: 
         "REDIS_PREFIX": prefix,
     }
     p, q = processes.start([free_port(), free_port()], env)
-    with httpx.Client(timeout=5) as http:
+    with httpx.Client(timeout=30) as http:
         _wait_subscribed(http, redis_url, prefix, subscribers=2)
         assert http.put(f"http://{p}/items/k", json={"value": "old"}).status_code == 201
         assert http.get(f"http://{p}/items/k").json()["cache"] == "local"
         assert http.put(f"http://{q}/items/k", json={"value": "new"}).status_code == 200
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 15
         while (answer := http.get(f"http://{p}/items/k").json())["value"] != "new":
             assert time.monotonic() < deadline, "node P kept its stale copy"
             time.sleep(0.05)
@@ -176,7 +176,7 @@ def test_invalidation_across_two_processes(processes: NodeProcesses, redis_url: 
 
 def _wait_subscribed(http: httpx.Client, redis_url: str, prefix: str, subscribers: int) -> None:
     client = redis.Redis.from_url(redis_url)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     channel = RedisLayout(prefix).channel
     try:
         while dict(client.pubsub_numsub(channel)).get(channel.encode(), 0) < subscribers:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -100,3 +101,45 @@ def test_cli_help_lists_the_settings_and_bad_settings_exit_2() -> None:
     assert bad.returncode == 2
     assert "setting API_PORT is invalid" in bad.stderr
     assert "(got 'nope')" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("sqlite:///.local/app.db", "sqlite:///.local/app.db"),
+        ("sqlite:////var/lib/app.db", "sqlite:////var/lib/app.db"),
+        (
+            "postgresql+psycopg://app:s3cret@db.internal:5432/items",
+            "postgresql+psycopg://app:***@db.internal:5432/items",
+        ),
+        ("postgresql://app@db.internal/items", "postgresql://app@db.internal/items"),
+        ("mysql+pymysql://root:p@ss@127.0.0.1:3306/test", "mysql+pymysql://root:***@127.0.0.1:3306/test"),
+    ],
+)
+def test_check_prints_urls_as_written_with_the_password_masked(url: str, shown: str) -> None:
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "DATABASE_URL": url, "REDIS_URL": "rediss://:tok@h:6380/0"}
+    checked = subprocess.run(
+        [sys.executable, "-m", "services.api", "--check"], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    assert f"DATABASE_URL={shown}\n" in checked.stdout
+    assert "REDIS_URL=rediss://:***@h:6380/0\n" in checked.stdout
+    assert "s3cret" not in checked.stdout
+    assert "tok" not in checked.stdout
+
+
+def test_check_piped_to_a_reader_that_stops_early_is_not_an_error() -> None:
+    read, write = os.pipe()
+    os.close(read)  # like `| head -1` that has exited: every write fails with EPIPE
+    try:
+        checked = subprocess.run(
+            [sys.executable, "-m", "services.api", "--check"],
+            cwd=ROOT,
+            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert (checked.returncode, checked.stderr) == (0, "")

@@ -48,20 +48,26 @@ def _wait_gone(pids: list[int], timeout: float) -> list[int]:
 
 
 def test_the_scenario_end_to_end(tmp_path: Path) -> None:
-    system = LocalSystem(Options(port=free_port(), data_dir=tmp_path, scheduler_fire_on_start=True), report=print)
+    reports: list[str] = []
 
-    async def run() -> tuple[ScenarioResult, dict[str, Any], list[int], float]:
+    def report(message: str) -> None:
+        reports.append(message)
+        print(message)
+
+    system = LocalSystem(Options(port=free_port(), data_dir=tmp_path, scheduler_fire_on_start=True), report=report)
+
+    async def run() -> tuple[ScenarioResult, dict[str, Any], list[int]]:
         try:
             await system.start()
             result = await run_scenario(system.url, SHORT, lambda *_: None)
             cluster = system.cluster()
             pids = [c.pid for c in system.supervisor.children.values() if c.pid]
         finally:
-            started = time.monotonic()
+            reports.clear()  # from here on: what stopping the system reported
             await system.stop()
-        return result, cluster, pids, time.monotonic() - started
+        return result, cluster, pids
 
-    result, cluster, pids, stop_seconds = asyncio.run(run())
+    result, cluster, pids = asyncio.run(run())
 
     assert result.server_errors == 0
     assert result.items_written == SHORT.items
@@ -103,9 +109,10 @@ def test_the_scenario_end_to_end(tmp_path: Path) -> None:
         engine.dispose()
     assert [status for _, status in scheduled] == ["succeeded"], scheduled
     assert scheduled[0][0].startswith("schedule:precompute:")
-    # a clean shutdown, within seconds, leaving no process behind
-    assert stop_seconds < 30
-    assert _wait_gone(pids, 5) == []
+    # a clean shutdown: every child stopped on SIGTERM within its stop timeout (none had to be
+    # killed), leaving no process behind
+    assert reports == []
+    assert _wait_gone(pids, 15) == []
 
 
 def _start_up(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
@@ -182,4 +189,7 @@ def test_a_taken_port_is_a_one_line_error(tmp_path: Path) -> None:
             check=False,
         )
     assert result.returncode == 1
-    assert result.stdout.strip() == f"error: port {port} is already in use; choose another with --port"
+    assert (
+        result.stdout.strip()
+        == f"error: port {port} is already in use; choose another with --port (make demo PORT=...)"
+    )

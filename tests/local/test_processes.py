@@ -59,14 +59,16 @@ def test_a_child_ignoring_sigterm_is_killed_after_the_timeout(tmp_path: Path) ->
         "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"
     )
 
-    async def run() -> float:
+    async def run() -> tuple[float, int | None]:
         supervisor = Supervisor(report=reports.append, stop_timeout=1.0)
-        await supervisor.start(_spec(tmp_path, "stubborn", code))
+        child = await supervisor.start(_spec(tmp_path, "stubborn", code))
         await _until(lambda: "ready" in (tmp_path / "stubborn.log").read_text())
         started = asyncio.get_running_loop().time()
         await supervisor.stop("stubborn")
-        return asyncio.get_running_loop().time() - started
+        assert child.process is not None
+        return asyncio.get_running_loop().time() - started, child.process.returncode
 
-    took = asyncio.run(run())
-    assert 0.9 < took < 5
+    took, returncode = asyncio.run(run())
+    assert took > 0.9  # SIGTERM was given its time ...
+    assert returncode == -signal.SIGKILL  # ... then the child was killed, well before its 60 s were up
     assert any("did not stop in 1s; killing it" in r for r in reports)

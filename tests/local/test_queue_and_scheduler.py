@@ -13,6 +13,7 @@ from services.jobs.spec import PRECOMPUTE, QUEUE, scheduled_message_body
 from services.local.queues import create_queues
 from services.local.scheduler import SchedulerSettings, fire, run
 from services.settings import SettingsError, read_settings
+from tests.support import wait_until
 
 
 def test_queues_get_the_shared_settings_and_redrive(sqs_client) -> None:  # type: ignore[no-untyped-def]
@@ -47,11 +48,13 @@ def test_the_scheduler_fires_on_start_and_stops_when_told(sqs_client, moto_serve
     worker = threading.Thread(target=run, args=(read_settings(SchedulerSettings), stop))
     worker.start()
     try:
-        messages = sqs_client.receive_message(QueueUrl=url, WaitTimeSeconds=5)["Messages"]
+        messages = wait_until(
+            lambda: sqs_client.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages"), timeout=30
+        )
     finally:
         stop.set()  # else the thread waits for the next cron firing, past the end of the test
-        worker.join(timeout=5)
-    assert not worker.is_alive()
+        worker.join(timeout=30)
+    assert not worker.is_alive()  # it stopped when told, long before the next firing
     assert json.loads(messages[0]["Body"])["type"] == "precompute"
 
 

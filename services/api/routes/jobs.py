@@ -1,4 +1,7 @@
-"""``POST /jobs`` (202, done later by the worker fleet) and ``GET /jobs/{id}``."""
+"""``POST /jobs`` (202, done later by the worker fleet) and ``GET /jobs/{id}``.
+
+Not on the hot path, so written with FastAPI's ordinary idioms: a router and dependencies.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +9,31 @@ from typing import Annotated, Any
 
 import pydantic
 from anyio import to_thread
-from fastapi import FastAPI, Header, Request
+from fastapi import APIRouter, Header
 from fastapi.exceptions import RequestValidationError
 from starlette.responses import JSONResponse
 
 from services.api.errors import NotFoundError
-from services.api.node import Node
+from services.api.routes.deps import CurrentNode, JsonBody
 from services.api.schemas import JobAccepted, JobIn, JobOut, errors
+from services.jobs.producer import MAX_KEY_CHARS
 from services.jobs.types import declared
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=MAX_KEY_CHARS,
+        description="repeat a submission safely: the same key returns the same job",
+    ),
+]
 
-def register(app: FastAPI) -> None:
-    """Add the job routes to ``app``."""
-    app.add_api_route(
+
+def router() -> APIRouter:
+    """The job routes. Built when the app is, so the request schema lists the job types registered by then."""
+    jobs = APIRouter(tags=["jobs"])
+    jobs.add_api_route(
         "/jobs",
         submit_job,
         methods=["POST"],
@@ -26,20 +41,19 @@ def register(app: FastAPI) -> None:
         response_model=JobAccepted,
         responses=errors(400, 409, 413, 415, 422, 503),
         summary="Accept a job; the worker fleet runs it",
-        tags=["jobs"],
         openapi_extra={
             "requestBody": {"required": True, "content": {"application/json": {"schema": job_request_schema()}}}
         },
     )
-    app.add_api_route(
+    jobs.add_api_route(
         "/jobs/{job_id}",
         get_job,
         methods=["GET"],
         response_model=JobOut,
         responses=errors(404, 503),
         summary="A job's status and result",
-        tags=["jobs"],
     )
+    return jobs
 
 
 def job_request_schema() -> dict[str, Any]:
@@ -64,28 +78,20 @@ def job_request_schema() -> dict[str, Any]:
     return {"title": "JobIn", "oneOf": variants}
 
 
-async def submit_job(
-    request: Request,
-    idempotency_key: Annotated[
-        str | None,
-        Header(alias="Idempotency-Key", description="repeat a submission safely: the same key returns the same job"),
-    ] = None,
-) -> JSONResponse:
+async def submit_job(node: CurrentNode, body: JsonBody, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """Store the job and queue it; answer at once with its id (``Location`` points at it)."""
-    node: Node = request.app.state.node
     try:
-        body = JobIn.model_validate_json(await request.body())
+        job_in = JobIn.model_validate_json(body)
     except pydantic.ValidationError as error:
         raise RequestValidationError(error.errors()) from None
-    job = await to_thread.run_sync(node.jobs.submit, body.type, body.payload, idempotency_key)
+    job = await to_thread.run_sync(node.jobs.submit, job_in.type, job_in.payload, idempotency_key)
     return JSONResponse(
         {"id": job.id, "status": job.status.value}, status_code=202, headers={"location": f"/jobs/{job.id}"}
     )
 
 
-async def get_job(job_id: str, request: Request) -> JSONResponse:
+async def get_job(job_id: str, node: CurrentNode) -> JSONResponse:
     """The job's status, attempts, and its result or error."""
-    node: Node = request.app.state.node
     job = await to_thread.run_sync(node.jobs.get, job_id)
     if job is None:
         raise NotFoundError(f"job {job_id!r} not found")
