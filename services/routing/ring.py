@@ -6,7 +6,7 @@ own name and weight, so a change moves keys only to or from the changed nodes. C
 points are ordered by node name, so the ring does not depend on the order of changes.
 
 Beside this module, ``_index`` finds most keys' owner without a search and ``_points``
-edits the sorted points without re-sorting; tests/unit/routing/test_ring_properties.py
+edits the sorted points without re-sorting; tests/routing/test_ring_properties.py
 proves that they answer exactly as a plain sort and bisect.
 """
 
