@@ -168,7 +168,7 @@ def load_settings(**overrides: Any) -> ApiSettings:
 
 
 def settings_table() -> list[tuple[str, str, str]]:
-    """Every setting as ``(VARIABLE, default, description)``, for ``--help`` and the README."""
+    """Every setting as ``(VARIABLE, default, description)``, for ``--help``."""
     rows = []
     for name, field in ApiSettings.model_fields.items():
         default = field.default
