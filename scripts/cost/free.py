@@ -1,7 +1,7 @@
 """Resource types the estimate does not price, each with the reason: free, or priced on another resource's line.
 
 A type found in neither :data:`FREE` nor :data:`PRICED_WITH` nor the pricers (:mod:`cost.pricers`)
-is reported as unpriced, and the coverage test (tests/scripts/test_cost_coverage.py) fails: a new
+is reported as unpriced, and the coverage test (tests/infra/test_cost.py) fails: a new
 kind of resource gets a price or a reason before it lands.
 """
 
