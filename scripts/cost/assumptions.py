@@ -41,6 +41,7 @@ class Assumptions:
     db_write_ios_per_write: float = _assume(3, "Aurora write I/Os per item write (row, index, log)")
     db_ios_per_job: float = _assume(8, "Aurora I/Os per job (insert, claim, lease renewals, result)")
     db_log_mb_per_day: float = _assume(20, "database logs exported to CloudWatch, MB per cluster per day")
+    cache_log_mb_per_day: float = _assume(5, "cache slow and engine logs delivered to CloudWatch, MB per log per day")
     cache_data_gb: float = _assume(1, "data in Redis/Valkey, GB (snapshot storage)")
     instance_log_mb_per_day: float = _assume(
         50, "logs per instance per day, MB: service logs and the agent's embedded-metric events of the scraped series"

@@ -87,7 +87,9 @@ Totals for the whole deployment; change any of them with its flag (`COST_ARGS="-
 |---|---|---|---|
 {rows}
 
-Placeholders passed to a synth: {placeholders}.
+Placeholders the tool passes to a synth (only for keys the CDK app declares and `CDK_ARGS` leaves unset):
+
+{placeholders}
 """
 
 NOT_INCLUDED = """\
@@ -166,7 +168,7 @@ def render(estimates: Mapping[str, Estimate]) -> str:
         _row(f"`--{name.replace('_', '-')}`", *(f"{getattr(defaults[s], name):g}" for s in STAGES), _cell(text))
         for name, text in describe()
     )
-    placeholders = "; ".join(f"`{p.key}` ({'/'.join(p.stages)}: {p.why})" for p in PLACEHOLDERS)
+    placeholders = "\n".join(f"- `{p.key}={p.value}` ({', '.join(p.stages)}): {p.why}" for p in PLACEHOLDERS)
     parts = [
         INTRO,
         PRICES.format(region=prices.REGION, currency=prices.CURRENCY, compiled=prices.COMPILED, factors=factors),

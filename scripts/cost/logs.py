@@ -1,8 +1,9 @@
-"""Who writes to each CloudWatch log group, and how much a month: the fleets' agents, flow logs, WAF, the database.
+"""Who writes to each CloudWatch log group, and how much a month: the fleets' agents, flow logs, WAF, databases, caches.
 
 The writers are found in the templates (the agent configuration's ``log_group_name``, a flow
-log's ``LogGroupName``, a WAF logging configuration's destination, the ``/aws/rds/`` and
-``/aws/lambda/`` name prefixes); the volumes come from the assumptions.
+log's ``LogGroupName``, a WAF logging configuration's destination, a cache's log delivery, a
+Lambda function's logging configuration, the ``/aws/rds/`` and ``/aws/lambda/`` name prefixes);
+the volumes come from the assumptions.
 """
 
 from __future__ import annotations
@@ -118,6 +119,11 @@ def _find(deployment: Deployment) -> dict[LogGroupKey, list[LogSource]]:
             referenced_ids(logging.get("LogDestinationConfigs")),
             LogSource("WAF logs", gb, gb, _key(logging)),
         )
+    for cache in deployment.of_type("AWS::ElastiCache::ReplicationGroup"):
+        gb = deployment.assumptions.cache_log_mb_per_day * DAYS_PER_MONTH / 1000
+        for delivery in cache.get("LogDeliveryConfigurations") or []:
+            details = (delivery.get("DestinationDetails") or {}).get("CloudWatchLogsDetails") or {}
+            add(cache.stack, referenced_ids(details.get("LogGroup")), LogSource("cache logs", gb, gb))
     for function in deployment.of_type("AWS::Lambda::Function"):
         ids = referenced_ids((function.get("LoggingConfig") or {}).get("LogGroup"))
         add(function.stack, ids, LogSource("Lambda function logs", LAMBDA_LOG_GB, LAMBDA_LOG_GB))

@@ -479,3 +479,26 @@ def test_bad_assumptions_are_refused_with_the_flag_named() -> None:
         Assumptions(jobs_per_day=-1)
     with pytest.raises(ValueError, match=r"^--requests-per-connection must be more than 0$"):
         Assumptions(requests_per_connection=0)
+
+
+def test_traffic_between_zones_counts_forwards_to_the_owner_and_its_cache_reads() -> None:
+    traffic = {"requests_per_s": 10, "request_kb": 1, "avg_response_kb": 4, "write_share": 0.1, "lru_miss_share": 0.5}
+    (two,) = [line for line in lines(web_group(min_size=2), "Group", **traffic) if line.group == "data transfer"]
+    # Two zones: half the time the other side is in the other zone. Per request: a forward with probability
+    # 1/2 (1 KB + 4 KB) and a cache read for 0.9 x 0.5 of the requests (4 KB): 0.5 x (2.5 + 1.8) = 2.15 KB.
+    assert two.monthly == pytest.approx(26.28e6 * 2.15 / 1e6 * 0.02)
+    (one,) = [line for line in lines(web_group(min_size=1), "Group", **traffic) if line.group == "data transfer"]
+    assert one.monthly == pytest.approx(26.28e6 * 0.5 * 1.8 / 1e6 * 0.02)  # no peer to forward to
+
+
+def test_a_cache_s_log_delivery_is_a_writer_of_its_log_group() -> None:
+    resources = replication_group(
+        LogDeliveryConfigurations=[
+            {"LogType": "slow-log", "DestinationDetails": {"CloudWatchLogsDetails": {"LogGroup": {"Ref": "Logs"}}}}
+        ]
+    )
+    resources["Logs"] = {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 30}}
+    (group,) = lines(resources, "Logs", cache_log_mb_per_day=10, log_compression=0.15)
+    gb = 10 * 730 / 24 / 1000
+    assert group.monthly == pytest.approx(gb * 0.5 + gb * 0.15 * 30 / (730 / 24) * 0.03)
+    assert "cache logs" in group.item

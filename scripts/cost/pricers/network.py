@@ -41,7 +41,7 @@ def nat_gateway(nat: Resource, deployment: Deployment) -> list[Line]:
     what = "instances' own traffic"
     if not _interface_endpoint(deployment, nat.region, "logs"):
         logs, logs_ceiling = _fleet_logs_gb(deployment, nat.region)
-        gb, gb_ceiling, what = gb + logs, gb_ceiling + logs_ceiling, what + " and their logs (no logs endpoint)"
+        gb, gb_ceiling, what = gb + logs, gb_ceiling + logs_ceiling, what + ", and their logs: no logs endpoint"
     gateways = sum(1 for other in deployment.of_type("AWS::EC2::NatGateway") if other.region == nat.region)
     gb, gb_ceiling = gb / gateways, gb_ceiling / gateways
     hours = prices.NAT_GATEWAY_HOUR * prices.HOURS_PER_MONTH
@@ -83,11 +83,11 @@ def vpc_endpoint(endpoint: Resource, deployment: Deployment) -> list[Line]:
 
 def cross_zone_gb(deployment: Deployment, region: str, web_nodes: float, zones: int) -> float:
     """GB a month crossing zones in a region's web fleet: peer forwards, and the owner's cache and database reads."""
-    if zones < 2 or web_nodes <= 1:
+    if zones < 2 or web_nodes <= 0:
         return 0.0
     a = deployment.assumptions
     other_zone = 1 - 1 / zones
-    forwarded = (web_nodes - 1) / web_nodes * (a.request_kb + a.avg_response_kb)
+    forwarded = max(0.0, web_nodes - 1) / web_nodes * (a.request_kb + a.avg_response_kb)
     backend = (1 - a.write_share) * a.lru_miss_share * a.avg_response_kb
     return a.requests_per_month * deployment.share(region) * other_zone * (forwarded + backend) / 1e6
 
