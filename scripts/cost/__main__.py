@@ -22,6 +22,7 @@ from cost.deployment import Deployment, read_assembly
 from cost.estimate import estimate
 from cost.model import CostError
 from cost.synth import ROOT, SynthError, SynthPlan, command, plan, synthesize
+from stacks.context import KEYS
 
 STAGES = ("dev", "prod")
 
@@ -54,11 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(width=None if sys.stdout.isatty() else 160)
     try:
         assumptions = for_stage(args.stage, **overrides)
-        from stacks.context import KEYS
-
         synth_plan = plan(args.stage, regions, args.cdk_args, KEYS)
         if args.assembly:
-            synth_plan = SynthPlan({}, {}, synth_plan.notes)
+            synth_plan = SynthPlan({}, {}, [])
             assembly, synth = args.assembly, f"read from {args.assembly}"
         else:
             assembly = ROOT / ".cache" / "cost" / args.stage
@@ -71,12 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         kind = "cost error" if isinstance(error, CostError) else "error"
         print(f"{kind}: {error}", file=sys.stderr)
         return 1
-    result.notes[:0] = synth_plan.notes
-    report.show(console, args.stage, result, assumptions, synth, synth_plan.placeholders)
+    run = report.Run(args.stage, assumptions, synth, synth_plan.placeholders, synth_plan.notes)
+    report.show(console, run, result)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(
-        json.dumps(report.as_json(args.stage, result, assumptions, synth, synth_plan.placeholders), indent=2) + "\n"
-    )
+    args.output.write_text(json.dumps(report.as_json(run, result), indent=2) + "\n")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console
@@ -12,6 +13,17 @@ from rich.text import Text
 from cost import prices
 from cost.assumptions import HEADLINE, Assumptions
 from cost.estimate import Estimate
+
+
+@dataclass(frozen=True)
+class Run:
+    """What was priced and how: the stage, the assumptions, the synth command, its placeholders and notes."""
+
+    stage: str
+    assumptions: Assumptions
+    synth: str
+    placeholders: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 def money(amount: float) -> str:
@@ -24,23 +36,27 @@ def total_line(estimate: Estimate) -> str:
     return f"total: {estimate.total:.2f} {prices.CURRENCY}/month"
 
 
-def header(
-    stage: str, estimate: Estimate, assumptions: Assumptions, synth: str, placeholders: dict[str, str]
-) -> list[str]:
+def header(run: Run, estimate: Estimate) -> list[str]:
     """What the estimate is of, and under which prices and assumptions."""
     flags = ", ".join(
-        f"{getattr(assumptions, name):g} {unit} (--{name.replace('_', '-')})" for name, unit in HEADLINE.items()
+        f"{getattr(run.assumptions, name):g} {unit} (--{name.replace('_', '-')})" for name, unit in HEADLINE.items()
     )
     lines = [
-        f"Monthly cost estimate of stage {stage} in {', '.join(estimate.regions)}",
-        f"templates: {synth}",
+        f"Monthly cost estimate of stage {run.stage} in {', '.join(estimate.regions)}",
+        f"templates: {run.synth}",
     ]
-    lines += [f"placeholder {key}: {why}" for key, why in placeholders.items()]
+    lines += [f"placeholder {key}: {why}" for key, why in run.placeholders.items()]
+    lines += [f"note: {note}" for note in run.notes]
     lines += [
         f"prices: {prices.SOURCE}; free tiers not applied",
         f"traffic: {flags}; every assumption: python -m cost --help, docs/cost.md",
         "baseline: Auto Scaling groups at desired (or min) size with their schedules, Aurora at min ACU; "
         "ceiling: every group and Aurora at max",
+    ]
+    lines += [
+        f"prices in {region}: {prices.REGION}'s x {prices.REGION_FACTORS[region]:.2f} (an approximate ratio)"
+        for region in estimate.regions
+        if prices.REGION_FACTORS.get(region, 1.0) != 1.0
     ]
     return lines
 
@@ -66,11 +82,9 @@ def table(estimate: Estimate) -> Table:
     return result
 
 
-def show(
-    console: Console, stage: str, estimate: Estimate, assumptions: Assumptions, synth: str, placeholders: dict[str, str]
-) -> None:
+def show(console: Console, run: Run, estimate: Estimate) -> None:
     """Print the header, the table, the notes and the totals; the last line is :func:`total_line`."""
-    for text in header(stage, estimate, assumptions, synth, placeholders):
+    for text in header(run, estimate):
         console.print(text, markup=False, highlight=False)
     console.print(table(estimate))
     free = sum(count for count, _ in estimate.free.values())
@@ -87,17 +101,15 @@ def show(
     console.print(total_line(estimate), highlight=False)
 
 
-def as_json(
-    stage: str, estimate: Estimate, assumptions: Assumptions, synth: str, placeholders: dict[str, str]
-) -> dict[str, Any]:
+def as_json(run: Run, estimate: Estimate) -> dict[str, Any]:
     """The estimate as results/cost.json: lines, groups, assumptions, prices' provenance, free and unpriced types."""
     return {
-        "stage": stage,
+        "stage": run.stage,
         "regions": estimate.regions,
         "currency": prices.CURRENCY,
         "prices": {"region": prices.REGION, "compiled": prices.COMPILED, "source": prices.SOURCE},
-        "synth": {"command": synth, "placeholders": placeholders},
-        "assumptions": dataclasses.asdict(assumptions),
+        "synth": {"command": run.synth, "placeholders": run.placeholders},
+        "assumptions": dataclasses.asdict(run.assumptions),
         "lines": [
             {**dataclasses.asdict(line), "monthly": round(line.monthly, 2), "ceiling": round(line.ceiling, 2)}
             for line in estimate.lines
@@ -105,7 +117,7 @@ def as_json(
         "groups": {g: {"monthly": round(m, 2), "ceiling": round(c, 2)} for g, (m, c) in estimate.by_group().items()},
         "free": [{"type": kind, "count": count, "reason": reason} for kind, (count, reason) in estimate.free.items()],
         "unpriced": estimate.unpriced,
-        "notes": estimate.notes,
+        "notes": [*run.notes, *estimate.notes],
         "ceiling": round(estimate.ceiling, 2),
         "total": round(estimate.total, 2),
     }

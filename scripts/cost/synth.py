@@ -121,5 +121,5 @@ def synthesize(synth_plan: SynthPlan, cdk_args: str, outdir: Path) -> None:
     )
     if result.returncode != 0:
         noise = ("Subprocess exited with error", "Successfully synthesized")
-        errors = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith(noise)]
+        errors = [line for line in result.stderr.splitlines() if line.strip() and not any(n in line for n in noise)]
         raise SynthError("\n".join(errors[-5:]) or f"cdk synth failed with status {result.returncode}")

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import pytest
 from cost.__main__ import main, parser
 from cost.assumptions import Assumptions
-from cost.synth import command, given_keys, plan
+from cost.estimate import estimate
+from cost.report import Run, header
+from cost.synth import SynthError, command, given_keys, plan, synthesize
 
-from tests.scripts.cost_fixtures import web_group, write_assembly
+from tests.scripts.cost_fixtures import deployment, web_group, write_assembly
 
 KNOWN = {"stage", "certificateArn", "alarmEmail"}
 
@@ -101,3 +104,41 @@ def test_a_template_value_it_cannot_price_is_a_cost_error(tmp_path: Path, capsys
     assembly = write_assembly(tmp_path / "cdk.out", web_group(instance_type="q1.large"))
     assert main(["--assembly", str(assembly), "--output", str(tmp_path / "c.json")]) == 1
     assert capsys.readouterr().err.startswith("cost error: Stack/Group: no price for the instance type q1.large")
+
+
+def test_a_stack_s_region_comes_from_the_manifest_and_is_named_with_its_price_ratio(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    resources = {"Ip": {"Type": "AWS::EC2::EIP", "Properties": {}}}
+    assembly = write_assembly(tmp_path / "cdk.out", resources, region="eu-west-1")
+    assert main(["--assembly", str(assembly), "--output", str(tmp_path / "c.json")]) == 0
+    printed = capsys.readouterr().out
+    result = json.loads((tmp_path / "c.json").read_text())
+    assert result["regions"] == ["eu-west-1"]
+    assert result["total"] == pytest.approx(3.65 * 1.10, abs=0.005)
+    assert "prices in eu-west-1: us-east-1's x 1.10 (an approximate ratio)" in printed
+
+
+def test_the_header_names_the_placeholders_and_the_notes_of_the_synth() -> None:
+    run = Run("prod", Assumptions(), "cdk synth ...", {"certificateArn": "a dummy"}, ["REGIONS=...: no regions key"])
+    lines = header(run, estimate(deployment({})))
+    assert "placeholder certificateArn: a dummy" in lines
+    assert "note: REGIONS=...: no regions key" in lines
+
+
+def test_a_failed_synth_is_the_app_s_own_error_without_the_cli_s_noise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = tmp_path / "bin" / "npx"
+    fake.parent.mkdir()
+    fake.write_text(
+        "#!/bin/sh\n"
+        "echo 'context error: certificateArn must be an ACM certificate ARN' >&2\n"
+        "echo 'python3 app.py: Subprocess exited with error 1' >&2\n"
+        "exit 1\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    with pytest.raises(SynthError) as failed:
+        synthesize(plan("prod", [], "", KNOWN), "", tmp_path / "out")
+    assert str(failed.value) == "context error: certificateArn must be an ACM certificate ARN"
