@@ -118,7 +118,8 @@ def scheduled_average(base: float, actions: list[Resource]) -> tuple[float, str]
 
     Each action sets the size to the larger of its MinSize and DesiredCapacity (the scaling
     policies take a group back down once an action lowers its minimum); the group starts at
-    ``base``. An action without a recurrence (a one-off) is left out.
+    ``base``. An action without a recurrence (a one-off) is left out. Times are read as UTC: a
+    time zone moves the window, not its length.
     """
     events: list[tuple[datetime, float]] = []
     described = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -10,6 +11,7 @@ from cost.deployment import Deployment, Pricer
 from cost.fleets import Fleet, fleet_of
 from cost.model import CostError, Line, Resource, line, qty
 
+BURSTABLE: Final = re.compile(r"^t\d")
 AMI_ROOT_VOLUME: Final = {"VolumeSize": 8, "VolumeType": "gp3"}
 """An Amazon Linux 2023 AMI's root volume, used when the launch template maps no volume."""
 
@@ -23,7 +25,7 @@ def auto_scaling_group(group: Resource, deployment: Deployment) -> list[Line]:
             f"{group.label}: no price for the instance type {fleet.instance_type} in scripts/cost/prices.py (EC2)"
         )
     per_instance = hourly * prices.HOURS_PER_MONTH
-    burstable = "; burstable: CPU above its baseline is extra" if fleet.instance_type.startswith("t") else ""
+    burstable = "; burstable: CPU above its baseline is extra" if BURSTABLE.match(fleet.instance_type) else ""
     schedule = f"; {fleet.schedule}" if fleet.schedule else ""
     lines = [
         line(
