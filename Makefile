@@ -16,7 +16,7 @@ NODE_READY := $(if $(wildcard package.json),node_modules/.installed,)
 # instance's virtualenv from them offline, as an instance does from PyPI.
 WHEELHOUSE := .cache/wheels
 
-.PHONY: help demo test bench synth diff deploy destroy clean
+.PHONY: help demo test bench synth diff deploy destroy cost clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -100,12 +100,19 @@ destroy: $(VENV)/.installed $(NODE_READY)  ## delete every stack of STAGE (prod'
 	@$(AWS_CHECK) destroy
 	$(CDK) destroy --all --no-notices -c stage=$(STAGE) $(CDK_ARGS)
 
+# The cost tool lives in scripts/cost/ (the package `cost`); it synthesizes STAGE itself, with CDK_ARGS.
+COST := PYTHONPATH=$(CURDIR)/scripts:$(CURDIR) $(BIN)/python -m
+COST_ARGS ?=
+cost: $(VENV)/.installed $(NODE_READY)  ## monthly cost estimate of STAGE's templates (REGIONS=a,b; COST_ARGS="--requests-per-s 200")
+	@$(COST) cost --stage $(STAGE) $(if $(REGIONS),--regions $(REGIONS)) $(COST_ARGS)
+
 .PHONY: settings docs
 settings: $(VENV)/.installed  ## every CDK context key with its dev and prod defaults
 	@$(BIN)/python -m stacks.settings
 
-docs: $(VENV)/.installed  ## regenerate docs/settings.md from the settings models
+docs: $(VENV)/.installed $(NODE_READY)  ## regenerate docs/settings.md (settings models) and docs/cost.md (synthesized stages)
 	$(BIN)/python scripts/settings_doc.py
+	$(COST) cost.docs
 
 clean:  ## remove the virtualenv, node_modules and generated files
 	rm -rf $(VENV) node_modules cdk.out results .cache .mypy_cache .ruff_cache .pytest_cache .hypothesis
