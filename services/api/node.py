@@ -24,7 +24,6 @@ from services.api.lru import LRUCache
 from services.api.metrics import Metrics
 from services.api.redis_tier import HotKeys, RedisTier
 from services.api.settings import ApiSettings
-from services.db import make_engine
 from services.items.store import ItemStore
 from services.routing.discovery import Discovery, Membership, make_discovery
 
@@ -59,12 +58,14 @@ class Node:
 
     @classmethod
     async def start(cls, settings: ApiSettings, metrics: Metrics, edges: Edges | None = None) -> Node:
-        """Open the database (migrating it), connect Redis, discover peers and start the background tasks."""
+        """Open the database (migrating it or checking its version), connect Redis, discover peers, start the tasks."""
         edges = edges or Edges()
         node_id = settings.node_id()
-        engine = make_engine(settings.database_url)
+        engine = await to_thread.run_sync(settings.open_engine)
         try:
-            store = await to_thread.run_sync(ItemStore, engine)
+            store = await to_thread.run_sync(lambda: ItemStore(engine, migrate=settings.database_migrations == "apply"))
+            if settings.database_migrations == "check":
+                await to_thread.run_sync(store.check_schema)
             jobs = await to_thread.run_sync(lambda: JobsService.open(engine, settings, sqs=edges.sqs_client))
         except BaseException:
             engine.dispose()

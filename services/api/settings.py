@@ -18,26 +18,20 @@ from typing import Any, Final, Literal
 import pydantic
 from pydantic import Field
 
+from services.db_settings import DatabaseSettings
 from services.items.redis_settings import RedisSettings
-from services.jobs import DEFAULT_DATABASE_URL
 from services.routing.discovery import member_name, parse_member, parse_members
-from services.settings import DatabaseURL, LogLevel, SettingsError, read_settings
+from services.settings import LogLevel, SettingsError, read_settings
 
 __all__ = ["ApiSettings", "SettingsError", "load_settings", "primary_ipv4", "settings_table"]
 
 MiB: Final = 1024 * 1024
 
 
-class ApiSettings(RedisSettings):
-    """Everything an API node reads from its environment (the Redis settings included). Field ``x_y``
+class ApiSettings(RedisSettings, DatabaseSettings):
+    """Everything an API node reads from its environment (the Redis and database settings included). Field ``x_y``
     is variable ``X_Y``."""
 
-    database_url: DatabaseURL = Field(
-        DEFAULT_DATABASE_URL, description="the items and jobs database (sqlite, postgresql, mysql)"
-    )
-    database_secret_arn: str | None = Field(
-        None, description="Secrets Manager secret (RDS format) whose username/password replace the URL's, read at start"
-    )
     queue_url: str | None = Field(None, description="SQS queue URL for jobs; unset disables POST /jobs (503)")
     job_type_modules: str = Field(
         "", description="extra job type (contract) modules, comma-separated: the types accepted beyond the shipped ones"
