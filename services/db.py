@@ -93,6 +93,9 @@ def make_engine(
     """
     parsed = normalise_url(url)
     options.setdefault("pool_pre_ping", True)
+    if tls_ca_file is not None:
+        parsed, tls_args = verified_tls(parsed, tls_ca_file)
+        options["connect_args"] = {**options.get("connect_args", {}), **tls_args}
     if parsed.get_backend_name() == "sqlite":
         options.setdefault("connect_args", {}).setdefault("check_same_thread", False)
         options["connect_args"].setdefault("timeout", 30)
@@ -100,9 +103,6 @@ def make_engine(
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     options.setdefault("pool_recycle", 1800)
-    if tls_ca_file is not None:
-        parsed, tls_args = verified_tls(parsed, tls_ca_file)
-        options["connect_args"] = {**options.get("connect_args", {}), **tls_args}
     engine = sa.create_engine(parsed, **options)
     if credentials is not None:
         use_rotating_credentials(engine, credentials)
