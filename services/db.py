@@ -110,6 +110,11 @@ def make_engine(
     return engine
 
 
+def credentials_of(engine: sa.Engine) -> RotatingCredentials | None:
+    """The rotated credentials ``engine`` logs in with (None: the URL's own)."""
+    return _origins.get(engine, (None, None, None))[1]
+
+
 def sibling_engine(engine: sa.Engine, **options: Any) -> sa.Engine:
     """A new engine (own pool, ``options``) on the database of ``engine``, logging in and verifying it the same way."""
     url, credentials, tls_ca_file = _origins.get(engine, (engine.url, None, None))

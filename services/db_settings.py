@@ -44,6 +44,10 @@ class DatabaseSettings(BaseSettings):
         description="apply: migrate the schema at start; check: only check its version (on AWS the deploy migrates)",
     )
 
+    database_pool_recycle_seconds: float = Field(
+        default=1800, gt=0, le=86400, description="a pooled connection older than this logs in again at its next use"
+    )
+
     @pydantic.field_validator("database_secret_arn")
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
@@ -64,4 +68,5 @@ class DatabaseSettings(BaseSettings):
                 raise SecretError(f"DATABASE_SECRET_ARN: {error}") from None
             credentials = RotatingCredentials(self.database_secret_arn, client=client)
         normalise_url(url)  # a URL the secret did not complete fails here, naming the problem
+        options.setdefault("pool_recycle", self.database_pool_recycle_seconds)
         return make_engine(url, credentials=credentials, tls_ca_file=self.database_tls_ca_file, **options)

@@ -68,7 +68,7 @@ class PrivatePostgres:
             f"port = {self.port}",
             f"unix_socket_directories = '{directory}'",
             "fsync = off",
-            "max_connections = 60",
+            "max_connections = 200",
         ]
         hba = ["local all all scram-sha-256", "host all all 127.0.0.1/32 scram-sha-256"]
         if tls is not None:
