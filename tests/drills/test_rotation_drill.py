@@ -105,9 +105,12 @@ class Traffic:
     failed: list[str] = field(default_factory=list)
     jobs: list[str] = field(default_factory=list)
     slowest: float = 0.0
+    rotating: bool = False
+    during_rotation: int = 0
 
     def record(self, what: str, response: httpx.Response, started: float) -> None:
         self.slowest = max(self.slowest, time.monotonic() - started)
+        self.during_rotation += self.rotating
         if response.status_code >= 500:
             self.failed.append(f"{what}: {response.status_code} {response.text[:200]}")
         else:
@@ -193,6 +196,7 @@ async def _drill(
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8080") as client,
         ):
             node = app.state.node
+
             async def writes(lane: int) -> None:
                 count = 0
                 while not stop.is_set():
@@ -227,7 +231,7 @@ async def _drill(
         store.close()
         worker_engine.dispose()
     assert traffic.failed == [], traffic.failed[:5]
-    assert traffic.ok > 40, traffic.ok  # a steady stream: several requests each second
+    assert traffic.during_rotation >= 10, traffic  # requests kept coming while the passwords changed
     assert api_credentials is not None
     assert api_credentials.reads >= 3  # at start, and after each rotation
     worker_credentials = credentials_of(worker_engine)
@@ -235,7 +239,8 @@ async def _drill(
     assert worker_credentials.reads >= 2  # it re-read the secret (an idle worker may log in once for both)
     assert traffic.slowest < DEFAULT_RETRY_SECONDS
     print(  # the drill's figures, shown with -s
-        f"\nrotation drill ({sa.make_url(url).get_backend_name()}): {traffic.ok} requests ok, 0 failed, "
+        f"\nrotation drill ({sa.make_url(url).get_backend_name()}): {traffic.ok} requests ok "
+        f"({traffic.during_rotation} during the rotations), 0 failed, "
         f"{len(traffic.jobs)} jobs succeeded, slowest request {traffic.slowest:.3f} s, "
         f"secret reads api {api_credentials.reads} worker {worker_credentials.reads}"
     )
