@@ -214,11 +214,13 @@ async def _drill(
 
             tasks = [asyncio.create_task(writes(lane)) for lane in range(3)]
             await asyncio.sleep(1.0)
+            traffic.rotating = True
             for round_ in range(2):
                 await asyncio.to_thread(
                     _rotate, manager, app_secret, role, database, f"rotated-{round_}-{secrets.token_hex(8)}"
                 )
                 await asyncio.sleep(1.0)
+            traffic.rotating = False
             stop.set()
             await asyncio.gather(*tasks)
             api_credentials = credentials_of(node.engine)
