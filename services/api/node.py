@@ -26,6 +26,7 @@ from services.api.redis_tier import HotKeys, RedisTier
 from services.api.settings import ApiSettings
 from services.items.store import ItemStore
 from services.routing.discovery import Discovery, Membership, make_discovery
+from services.routing.shared_discovery import SharedDiscovery
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -91,6 +92,14 @@ class Node:
             asg_name=settings.api_asg_name,
             target_group_arn=settings.api_target_group_arn,
         )
+        if (
+            settings.api_discovery_run_dir is not None
+            and edges.discovery is None
+            and settings.api_discovery != "static"
+        ):
+            discovery = SharedDiscovery(
+                discovery, run_dir=settings.api_discovery_run_dir, interval=settings.api_discovery_interval_seconds
+            )
         membership = Membership(discovery, initial=[node_id], vnodes=settings.api_ring_vnodes)
         node = cls(
             id=node_id,

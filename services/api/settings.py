@@ -57,6 +57,11 @@ class ApiSettings(RedisSettings, DatabaseSettings):
     api_asg_name: str | None = Field(None, description="web Auto Scaling group, for asg discovery")
     api_target_group_arn: str | None = Field(None, description="ALB target group ARN, for target-group discovery")
     api_discovery_interval_seconds: float = Field(5.0, gt=0, le=3600, description="membership refresh interval")
+    api_discovery_run_dir: Path | None = Field(
+        None,
+        description="directory shared by the node's processes: one of them polls asg/target-group discovery "
+        "and the others read its answer there (unset: every process polls)",
+    )
     api_ring_vnodes: int = Field(512, ge=1, le=65536, description="ring points per node; the same on every node")
     api_cache_max_entries: int = Field(100_000, ge=1, description="local LRU: most entries")
     api_cache_max_bytes: int = Field(64 * MiB, ge=1024, description="local LRU: most bytes (keys + values)")
