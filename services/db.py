@@ -12,11 +12,18 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import sqlalchemy as sa
+
+from services.db_auth import use_rotating_credentials
+from services.db_tls import verified_tls
+
+if TYPE_CHECKING:
+    from services.secrets import RotatingCredentials
 
 Migration = Callable[[sa.Connection], None]
 """One schema step. It runs in a transaction where the backend allows DDL in one."""
@@ -29,12 +36,20 @@ _ALIASES: Final = {
     "aurora-mysql": "mysql",
 }
 
+_origins: weakref.WeakKeyDictionary[sa.Engine, tuple[str | sa.URL, RotatingCredentials | None, str | Path | None]] = (
+    weakref.WeakKeyDictionary()
+)
+
 _versions = sa.Table(
     "schema_versions",
     sa.MetaData(),
     sa.Column("component", sa.String(64), primary_key=True),
     sa.Column("version", sa.Integer, nullable=False),
 )
+
+
+class SchemaVersionError(RuntimeError):
+    """The database schema is not at the version this code expects (migrate first, or roll back)."""
 
 
 class DatabaseURLError(ValueError):
@@ -62,13 +77,25 @@ def normalise_url(url: str | sa.URL, *, require_database: bool = True) -> sa.URL
     return parsed.set(drivername=_DRIVERS[backend])
 
 
-def make_engine(url: str | sa.URL, **options: Any) -> sa.Engine:
+def make_engine(
+    url: str | sa.URL,
+    *,
+    credentials: RotatingCredentials | None = None,
+    tls_ca_file: str | Path | None = None,
+    **options: Any,
+) -> sa.Engine:
     """Create an engine for ``url`` with settings fit for many processes sharing one database.
 
     SQLite runs in WAL mode with a busy timeout, so local API nodes and workers can share a file.
+    With ``credentials`` every new server connection logs in with the rotated secret's current
+    user and password (:mod:`services.db_auth`); with ``tls_ca_file`` it verifies the server's
+    certificate and host name against that CA (:mod:`services.db_tls`).
     """
     parsed = normalise_url(url)
     options.setdefault("pool_pre_ping", True)
+    if tls_ca_file is not None:
+        parsed, tls_args = verified_tls(parsed, tls_ca_file)
+        options["connect_args"] = {**options.get("connect_args", {}), **tls_args}
     if parsed.get_backend_name() == "sqlite":
         options.setdefault("connect_args", {}).setdefault("check_same_thread", False)
         options["connect_args"].setdefault("timeout", 30)
@@ -76,7 +103,22 @@ def make_engine(url: str | sa.URL, **options: Any) -> sa.Engine:
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     options.setdefault("pool_recycle", 1800)
-    return sa.create_engine(parsed, **options)
+    engine = sa.create_engine(parsed, **options)
+    if credentials is not None:
+        use_rotating_credentials(engine, credentials)
+    _origins[engine] = (url, credentials, tls_ca_file)
+    return engine
+
+
+def credentials_of(engine: sa.Engine) -> RotatingCredentials | None:
+    """The rotated credentials ``engine`` logs in with (None: the URL's own)."""
+    return _origins.get(engine, (None, None, None))[1]
+
+
+def sibling_engine(engine: sa.Engine, **options: Any) -> sa.Engine:
+    """A new engine (own pool, ``options``) on the database of ``engine``, logging in and verifying it the same way."""
+    url, credentials, tls_ca_file = _origins.get(engine, (engine.url, None, None))
+    return make_engine(url, credentials=credentials, tls_ca_file=tls_ca_file, **options)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -93,7 +135,7 @@ def migrate(engine: sa.Engine, component: str, steps: Sequence[Migration]) -> in
     Safe to call from several processes at once: a database-wide lock serialises them.
     Raises ``RuntimeError`` if the database is newer than this code (a downgrade).
     """
-    with _migration_lock(engine):
+    with migration_lock(engine):
         _versions.create(engine, checkfirst=True)
         with engine.begin() as conn:
             row = conn.execute(sa.select(_versions.c.version).where(_versions.c.component == component)).first()
@@ -112,8 +154,29 @@ def migrate(engine: sa.Engine, component: str, steps: Sequence[Migration]) -> in
         return len(steps)
 
 
+def check_schema(engine: sa.Engine, component: str, steps: Sequence[Migration]) -> int:
+    """The schema version of ``component``; :class:`SchemaVersionError` unless it is this code's.
+
+    For services that do not migrate at start (on AWS the deploy's migration step does): they
+    only need to read ``schema_versions``.
+    """
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(sa.select(_versions.c.version).where(_versions.c.component == component)).first()
+    except sa.exc.ProgrammingError:
+        row = None  # no schema_versions table: nothing was ever migrated
+    current = row.version if row else 0
+    if current != len(steps):
+        raise SchemaVersionError(
+            f"database schema of {component!r} is at version {current}, this code needs {len(steps)}: "
+            "run the migration step (python -m services.migrate)"
+        )
+    return current
+
+
 @contextlib.contextmanager
-def _migration_lock(engine: sa.Engine) -> Iterator[None]:
+def migration_lock(engine: sa.Engine) -> Iterator[None]:
+    """Hold the database-wide schema lock (not re-entrant: do not call :func:`migrate` inside)."""
     backend = engine.dialect.name
     if backend == "sqlite":
         database = engine.url.database

@@ -36,8 +36,10 @@ class JobsService:
 
     @classmethod
     def open(cls, engine: sa.Engine, settings: ApiSettings, *, sqs: SQSClient | None = None) -> JobsService:
-        """Open the job store on ``engine`` (migrating it)."""
-        store = JobStore(engine)
+        """Open the job store on ``engine`` (migrating it, or checking its version: ``DATABASE_MIGRATIONS``)."""
+        store = JobStore(engine, migrate=settings.database_migrations == "apply")
+        if settings.database_migrations == "check":
+            store.check_schema()
         if not settings.queue_url:
             return cls(store, None, None)
         # Short timeouts: the client waits for this send; if SQS is slow the outbox relay sends the job later.

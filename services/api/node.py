@@ -24,9 +24,9 @@ from services.api.lru import LRUCache
 from services.api.metrics import Metrics
 from services.api.redis_tier import HotKeys, RedisTier
 from services.api.settings import ApiSettings
-from services.db import make_engine
 from services.items.store import ItemStore
 from services.routing.discovery import Discovery, Membership, make_discovery
+from services.routing.shared_discovery import SharedDiscovery
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -59,12 +59,14 @@ class Node:
 
     @classmethod
     async def start(cls, settings: ApiSettings, metrics: Metrics, edges: Edges | None = None) -> Node:
-        """Open the database (migrating it), connect Redis, discover peers and start the background tasks."""
+        """Open the database (migrating it or checking its version), connect Redis, discover peers, start the tasks."""
         edges = edges or Edges()
         node_id = settings.node_id()
-        engine = make_engine(settings.database_url)
+        engine = await to_thread.run_sync(settings.open_engine)
         try:
-            store = await to_thread.run_sync(ItemStore, engine)
+            store = await to_thread.run_sync(lambda: ItemStore(engine, migrate=settings.database_migrations == "apply"))
+            if settings.database_migrations == "check":
+                await to_thread.run_sync(store.check_schema)
             jobs = await to_thread.run_sync(lambda: JobsService.open(engine, settings, sqs=edges.sqs_client))
         except BaseException:
             engine.dispose()
@@ -90,6 +92,14 @@ class Node:
             asg_name=settings.api_asg_name,
             target_group_arn=settings.api_target_group_arn,
         )
+        if (
+            settings.api_discovery_run_dir is not None
+            and edges.discovery is None
+            and settings.api_discovery != "static"
+        ):
+            discovery = SharedDiscovery(
+                discovery, run_dir=settings.api_discovery_run_dir, interval=settings.api_discovery_interval_seconds
+            )
         membership = Membership(discovery, initial=[node_id], vnodes=settings.api_ring_vnodes)
         node = cls(
             id=node_id,

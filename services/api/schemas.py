@@ -88,7 +88,7 @@ class HealthOut(BaseModel):
 
 
 class ReadyOut(BaseModel):
-    """Readiness: each dependency is ``ok`` or ``skipped`` (not configured)."""
+    """Readiness: each dependency is ``ok`` or ``skipped`` (not configured); a 503 names the ``failed`` ones."""
 
     status: Literal["ready"]
     node: str

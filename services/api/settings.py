@@ -18,26 +18,20 @@ from typing import Any, Final, Literal
 import pydantic
 from pydantic import Field
 
+from services.db_settings import DatabaseSettings
 from services.items.redis_settings import RedisSettings
-from services.jobs import DEFAULT_DATABASE_URL
 from services.routing.discovery import member_name, parse_member, parse_members
-from services.settings import DatabaseURL, LogLevel, SettingsError, read_settings
+from services.settings import LogLevel, SettingsError, read_settings
 
 __all__ = ["ApiSettings", "SettingsError", "load_settings", "primary_ipv4", "settings_table"]
 
 MiB: Final = 1024 * 1024
 
 
-class ApiSettings(RedisSettings):
-    """Everything an API node reads from its environment (the Redis settings included). Field ``x_y``
+class ApiSettings(RedisSettings, DatabaseSettings):
+    """Everything an API node reads from its environment (the Redis and database settings included). Field ``x_y``
     is variable ``X_Y``."""
 
-    database_url: DatabaseURL = Field(
-        DEFAULT_DATABASE_URL, description="the items and jobs database (sqlite, postgresql, mysql)"
-    )
-    database_secret_arn: str | None = Field(
-        None, description="Secrets Manager secret (RDS format) whose username/password replace the URL's, read at start"
-    )
     queue_url: str | None = Field(None, description="SQS queue URL for jobs; unset disables POST /jobs (503)")
     job_type_modules: str = Field(
         "", description="extra job type (contract) modules, comma-separated: the types accepted beyond the shipped ones"
@@ -63,6 +57,11 @@ class ApiSettings(RedisSettings):
     api_asg_name: str | None = Field(None, description="web Auto Scaling group, for asg discovery")
     api_target_group_arn: str | None = Field(None, description="ALB target group ARN, for target-group discovery")
     api_discovery_interval_seconds: float = Field(5.0, gt=0, le=3600, description="membership refresh interval")
+    api_discovery_run_dir: Path | None = Field(
+        None,
+        description="directory shared by the node's processes: one of them polls asg/target-group discovery "
+        "and the others read its answer there (unset: every process polls)",
+    )
     api_ring_vnodes: int = Field(512, ge=1, le=65536, description="ring points per node; the same on every node")
     api_cache_max_entries: int = Field(100_000, ge=1, description="local LRU: most entries")
     api_cache_max_bytes: int = Field(64 * MiB, ge=1024, description="local LRU: most bytes (keys + values)")

@@ -16,7 +16,7 @@ from typing import Final
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
-from services.db import Migration, migrate
+from services.db import Migration, check_schema, migrate
 
 COMPONENT: Final = "items"
 """This store's name in ``schema_versions``."""
@@ -74,6 +74,10 @@ class ItemStore:
     def migrate(self) -> int:
         """Create or upgrade the items table; return the schema version."""
         return migrate(self.engine, COMPONENT, MIGRATIONS)
+
+    def check_schema(self) -> int:
+        """The items schema version; ``SchemaVersionError`` unless it is this code's (nothing is changed)."""
+        return check_schema(self.engine, COMPONENT, MIGRATIONS)
 
     def get(self, key: str) -> StoredItem | None:
         """The item stored under ``key``, or None."""

@@ -19,7 +19,7 @@ from typing import Any, Self
 
 import sqlalchemy as sa
 
-from services.db import make_engine, migrate, normalise_url
+from services.db import check_schema, make_engine, migrate, normalise_url, sibling_engine
 from services.jobs.model import IdempotencyConflictError, Job, JobStatus, JobTypeStats
 from services.jobs.outbox import Outbox
 from services.jobs.schema import COMPONENT, MIGRATIONS, jobs
@@ -83,7 +83,7 @@ class JobStore:
         if engine.dialect.name == "mysql":
             # PyMySQL switches autocommit with a round trip per checkout; a pool of its own doesn't.
             size = getattr(engine.pool, "size", lambda: 5)()
-            auto = make_engine(engine.url, isolation_level="AUTOCOMMIT", pool_size=size)
+            auto = sibling_engine(engine, isolation_level="AUTOCOMMIT", pool_size=size)
             self._owned.append(auto)
             return auto
         return engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -101,6 +101,10 @@ class JobStore:
     def migrate(self) -> int:
         """Create or upgrade the job tables; return the schema version."""
         return migrate(self._engine, COMPONENT, MIGRATIONS)
+
+    def check_schema(self) -> int:
+        """The job schema version; ``SchemaVersionError`` unless it is this code's (nothing is changed)."""
+        return check_schema(self._engine, COMPONENT, MIGRATIONS)
 
     def close(self) -> None:
         """Dispose of the engines this store created (not one passed to the constructor)."""

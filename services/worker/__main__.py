@@ -8,19 +8,21 @@ import sys
 from types import FrameType
 
 import boto3
+import sqlalchemy as sa
 from prometheus_client import REGISTRY, start_http_server
 from sqlalchemy.exc import SQLAlchemyError
 
-from services.db import DatabaseURLError
+from services.db import DatabaseURLError, SchemaVersionError
+from services.db_tls import TLSConfigError
 from services.jobs import JobStore, sqs_client
 from services.jobs.types import load_job_types
 from services.logs import configure_logging
-from services.secrets import SecretError, resolve_database_url
+from services.secrets import SecretError
 from services.settings import SettingsError
 from services.worker.lifecycle import InstanceMetadata
 from services.worker.metrics import WorkerMetrics
 from services.worker.registry import MissingHandlerError, check_every_type_bound, load_handlers
-from services.worker.settings import load_settings, settings_help
+from services.worker.settings import WorkerSettings, load_settings, settings_help
 from services.worker.worker import Worker, WorkerStartError
 
 
@@ -46,6 +48,27 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+def _open_store(settings: WorkerSettings) -> tuple[sa.Engine, JobStore]:
+    """The job store (migrated, or its version checked: ``DATABASE_MIGRATIONS``); ``WorkerStartError`` if unusable."""
+    try:
+        engine = settings.open_engine(pool_size=settings.worker_concurrency + 4)
+    except (SecretError, TLSConfigError) as error:
+        raise WorkerStartError(str(error)) from None
+    except (SQLAlchemyError, DatabaseURLError) as error:
+        raise WorkerStartError(f"database at DATABASE_URL is not usable: {error}") from None
+    try:
+        store = JobStore(engine, migrate=settings.database_migrations == "apply")
+        if settings.database_migrations == "check":
+            store.check_schema()
+    except SchemaVersionError as error:
+        engine.dispose()
+        raise WorkerStartError(str(error)) from None
+    except SQLAlchemyError as error:
+        engine.dispose()
+        raise WorkerStartError(f"database at DATABASE_URL is not usable: {error}") from None
+    return engine, store
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the worker; return the exit status (0 after a drain, 2 for bad settings, 1 otherwise)."""
     args = _parser().parse_args(argv)
@@ -58,13 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(error), 2)
     configure_logging("worker", level=settings.log_level, json=settings.log_json)
     try:
-        database_url = resolve_database_url(settings.database_url, settings.database_secret_arn)
-    except SecretError as error:
+        engine, store = _open_store(settings)
+    except WorkerStartError as error:
         return _fail(str(error), 1)
-    try:
-        store = JobStore.from_url(database_url, pool_size=settings.worker_concurrency + 4)
-    except (SQLAlchemyError, DatabaseURLError) as error:
-        return _fail(f"database at DATABASE_URL is not usable: {error}", 1)
     metadata: InstanceMetadata | None = None
     try:
         sqs = sqs_client(
@@ -97,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         if metadata is not None:
             metadata.close()
         store.close()
+        engine.dispose()
     return 0
 
 

@@ -1,7 +1,8 @@
 """Dead-lettered messages: count, look at, and redrive them to the job queue.
 
 Redrive uses SQS's own message-move task (StartMessageMoveTask) where the endpoint offers
-it, and otherwise copies: receive from the DLQ, send to the queue, delete from the DLQ
+it (and the caller's role may call it), and otherwise copies: receive from the DLQ, send to
+the queue, delete from the DLQ
 (a crash between send and delete leaves a duplicate, which the worker's claim makes
 harmless). A redriven message is a new delivery (receive count 1), so the worker runs a
 failed job again for it.
@@ -31,6 +32,7 @@ _UNSUPPORTED = {
     "InvalidAction",
     "NotImplemented",
 }
+_DENIED = {"AccessDenied", "AccessDeniedException", "AWS.SimpleQueueService.AccessDenied"}
 
 Method = Literal["auto", "move-task", "copy"]
 
@@ -151,8 +153,10 @@ class DeadLetterQueue:
                 if method == "move-task":
                     raise DeadLetterError("this endpoint does not implement StartMessageMoveTask") from None
             except ClientError as error:
-                if method == "move-task" or not _unsupported(error):
+                if method == "move-task" or not (_unsupported(error) or _denied(error)):
                     raise DeadLetterError(f"StartMessageMoveTask failed: {error}") from None
+                if _denied(error):  # a role without sqs:StartMessageMoveTask may still receive, send, delete
+                    _log.warning("StartMessageMoveTask is not allowed for this role: copying instead")
             _log.info("StartMessageMoveTask is not available here: copying instead")
         elif method == "move-task":
             raise DeadLetterError("a move task moves every message: use the copy method to move only some")
@@ -163,7 +167,13 @@ class DeadLetterQueue:
         arn = self._arn(self.dlq_url)
         deadline = time.monotonic() + timeout_seconds
         while True:
-            tasks = self._sqs.list_message_move_tasks(SourceArn=arn, MaxResults=1).get("Results", [])
+            try:
+                tasks = self._sqs.list_message_move_tasks(SourceArn=arn, MaxResults=1).get("Results", [])
+            except ClientError as error:
+                if not _denied(error):
+                    raise
+                _log.warning("ListMessageMoveTasks is not allowed for this role: the task's progress is unknown")
+                return {"Status": "UNKNOWN", "Reason": "sqs:ListMessageMoveTasks denied"}
             task: dict[str, Any] = dict(tasks[0]) if tasks else {}
             if task.get("Status") != "RUNNING" or time.monotonic() > deadline:
                 return task
@@ -221,6 +231,10 @@ def _unsupported(error: ClientError) -> bool:
     code = str(error.response.get("Error", {}).get("Code", ""))
     # A numeric code means the endpoint answered with a bare HTTP error, not an SQS one (moto's server).
     return code in _UNSUPPORTED or code.isdigit()
+
+
+def _denied(error: ClientError) -> bool:
+    return str(error.response.get("Error", {}).get("Code", "")) in _DENIED
 
 
 def _dead_message(message: MessageTypeDef) -> DeadMessage:

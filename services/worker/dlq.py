@@ -53,6 +53,9 @@ class DlqSettings(BaseSettings):
     database_secret_arn: str | None = Field(
         default=None, description="Secrets Manager secret (RDS format) whose username/password complete DATABASE_URL"
     )
+    database_tls_ca_file: Path | None = Field(
+        default=None, description="CA bundle that verifies the database server (as the services use it)"
+    )
     log_level: LogLevel = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_json: bool = Field(default=False, description="JSON log lines (false: readable console lines)")
 
@@ -138,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             database_url = (local or {}).get("DATABASE_URL")
         sqs = _local_sqs(local, queue_url) if local is not None else sqs_client(queue_url=queue_url)
         dlq = DeadLetterQueue.of_queue(sqs, queue_url)
-        return _run(args, dlq, database_url)
+        return _run(args, dlq, database_url, settings.database_tls_ca_file)
     except (DeadLetterError, SecretError, BotoCoreError, ClientError) as error:
         where = f" (the local system's, from {args.data_dir})" if local is not None else ""
         print(f"dlq: {error}{where}", file=sys.stderr)
@@ -155,7 +158,7 @@ def _local_sqs(env: dict[str, str], queue_url: str) -> SQSClient:
     return sqs_client(queue_url=queue_url, session=session, endpoint_url=env.get("AWS_ENDPOINT_URL"))
 
 
-def _run(args: argparse.Namespace, dlq: DeadLetterQueue, database_url: str | None) -> int:
+def _run(args: argparse.Namespace, dlq: DeadLetterQueue, database_url: str | None, ca_file: Path | None) -> int:
     if args.command == "count":
         _emit(args, {"dlq_url": dlq.dlq_url, "messages": dlq.count()})
         return 0
@@ -170,7 +173,7 @@ def _run(args: argparse.Namespace, dlq: DeadLetterQueue, database_url: str | Non
     if args.command == "inspect" and not messages:
         print(f"dlq: no dead-lettered message with message id or job id {args.id!r}", file=sys.stderr)
         return 1
-    rows = _with_jobs(messages, database_url)
+    rows = _with_jobs(messages, database_url, ca_file)
     if args.json or args.command == "inspect":
         print(json.dumps(rows if args.command == "list" else rows[0], indent=2, default=str))
     else:
@@ -178,10 +181,10 @@ def _run(args: argparse.Namespace, dlq: DeadLetterQueue, database_url: str | Non
     return 0
 
 
-def _with_jobs(messages: list[DeadMessage], database_url: str | None) -> list[dict[str, Any]]:
+def _with_jobs(messages: list[DeadMessage], database_url: str | None, ca_file: Path | None) -> list[dict[str, Any]]:
     rows = [message.to_dict() for message in messages]
     if database_url:
-        with JobStore.from_url(database_url) as store:
+        with JobStore.from_url(database_url, tls_ca_file=ca_file) as store:
             jobs = store.get_many([m.job_id for m in messages if m.job_id])
         for row in rows:
             job = jobs.get(row["job_id"] or "")

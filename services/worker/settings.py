@@ -17,10 +17,10 @@ import pydantic
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.db_settings import DatabaseSettings
 from services.items.redis_settings import RedisSettings
-from services.jobs import DEFAULT_DATABASE_URL
 from services.jobs.spec import QUEUE
-from services.settings import DatabaseURL, LogLevel, read_settings
+from services.settings import LogLevel, read_settings
 
 MAX_VISIBILITY_SECONDS = 12 * 3600
 """SQS's longest visibility timeout (and so the longest useful backoff)."""
@@ -31,7 +31,7 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-class WorkerSettings(RedisSettings):
+class WorkerSettings(RedisSettings, DatabaseSettings):
     """Everything ``python -m services.worker`` reads from its environment. Field ``x_y`` is variable ``X_Y``.
 
     The ``REDIS_*`` variables, which the ``warm_item_cache`` precompute step uses, come from
@@ -48,10 +48,6 @@ class WorkerSettings(RedisSettings):
     model_config = SettingsConfigDict(validate_default=True)
 
     queue_url: str = Field(min_length=1, description="the SQS job queue (its redrive policy names the DLQ)")
-    database_url: DatabaseURL = Field(default=DEFAULT_DATABASE_URL, description="the job database")
-    database_secret_arn: str | None = Field(
-        default=None, description="Secrets Manager secret (RDS format) whose username/password complete DATABASE_URL"
-    )
     log_level: LogLevel = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_json: bool = Field(default=True, description="JSON lines (true) or console text (false)")
     job_type_modules: str = Field(

@@ -20,7 +20,7 @@ from services.jobs import JobStore
 from services.local.cluster import free_port
 from services.settings import local_system_env, publish_local_system
 from services.worker import dlq
-from services.worker.deadletter import DeadLetterQueue
+from services.worker.deadletter import DeadLetterError, DeadLetterQueue
 from tests.jobs.conftest import Queues, queue_depth
 from tests.worker.conftest import ROOT
 
@@ -234,3 +234,51 @@ def test_the_dlq_tool_finds_the_local_system_that_up_started(tmp_path: Path) -> 
     gone = run_dlq()
     assert gone.returncode == 2
     assert gone.stderr.startswith(NO_QUEUE)
+
+
+def test_a_role_denied_the_move_task_copies_instead() -> None:
+    """AccessDenied on StartMessageMoveTask (a role without the permission): receive → send → delete."""
+    client = boto3.client("sqs", region_name="us-east-1")
+    base = "https://sqs.us-east-1.amazonaws.com/123456789012"
+    dlq_url, source_url = f"{base}/jobs-dlq", f"{base}/jobs"
+    body = json.dumps({"job_id": "j-1", "type": "echo"})
+    with Stubber(client) as stub:
+        for name in ("jobs-dlq", "jobs"):
+            stub.add_response(
+                "get_queue_attributes",
+                {"Attributes": {"QueueArn": f"arn:aws:sqs:us-east-1:123456789012:{name}"}},
+                {"QueueUrl": f"{base}/{name}", "AttributeNames": ["QueueArn"]},
+            )
+        stub.add_client_error("start_message_move_task", service_error_code="AccessDenied", http_status_code=403)
+        stub.add_response(
+            "receive_message",
+            {"Messages": [{"MessageId": "m-1", "ReceiptHandle": "rh-1", "Body": body}]},
+        )
+        stub.add_response(
+            "send_message_batch",
+            {"Successful": [{"Id": "0", "MessageId": "m-2", "MD5OfMessageBody": "x"}], "Failed": []},
+            {"QueueUrl": source_url, "Entries": [{"Id": "0", "MessageBody": body}]},
+        )
+        stub.add_response(
+            "delete_message_batch",
+            {"Successful": [{"Id": "0"}], "Failed": []},
+            {"QueueUrl": dlq_url, "Entries": [{"Id": "0", "ReceiptHandle": "rh-1"}]},
+        )
+        stub.add_response("receive_message", {"Messages": []})
+        result = DeadLetterQueue(client, dlq_url=dlq_url, source_url=source_url).redrive()
+        stub.assert_no_pending_responses()
+    assert (result.method, result.moved) == ("copy", 1)
+    with Stubber(client) as stub:
+        stub.add_response(
+            "get_queue_attributes",
+            {"Attributes": {"QueueArn": "arn:aws:sqs:us-east-1:123456789012:jobs-dlq"}},
+        )
+        stub.add_client_error("list_message_move_tasks", service_error_code="AccessDenied", http_status_code=403)
+        task = DeadLetterQueue(client, dlq_url=dlq_url, source_url=source_url).wait_for_move_task()
+    assert task == {"Status": "UNKNOWN", "Reason": "sqs:ListMessageMoveTasks denied"}
+    with Stubber(client) as stub:  # with the explicit method, a denial is an error naming the call
+        for name in ("jobs-dlq", "jobs"):
+            stub.add_response("get_queue_attributes", {"Attributes": {"QueueArn": f"arn:aws:sqs:us-east-1:1:{name}"}})
+        stub.add_client_error("start_message_move_task", service_error_code="AccessDenied", http_status_code=403)
+        with pytest.raises(DeadLetterError, match="StartMessageMoveTask failed"):
+            DeadLetterQueue(client, dlq_url=dlq_url, source_url=source_url).redrive(method="move-task")

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import structlog
 from anyio import to_thread
 from fastapi import APIRouter, Request
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -18,6 +19,8 @@ from services.api.schemas import HealthOut, ReadyOut, RingOut, errors
 from services.items.keys import key_pattern, validate_key
 
 CHECK_TIMEOUT_SECONDS = 2.0
+
+_log = structlog.get_logger(__name__)
 
 
 def router(*, max_key_bytes: int) -> APIRouter:
@@ -60,30 +63,35 @@ async def healthz(node: CurrentNode) -> JSONResponse:
 
 
 async def readyz(node: CurrentNode) -> Response:
-    """The database, Redis and the queue answer (each ``ok``, or ``skipped`` when not configured); else 503."""
+    """Each dependency by name: ``ok``, ``failed`` or ``skipped`` (not configured); 503 if any failed.
+
+    The answer carries no exception text (it is served to anyone who can reach the node);
+    the reason of a failure goes to the node's log.
+    """
     checks: dict[str, Callable[[], Awaitable[Any]] | None] = {
         "database": lambda: to_thread.run_sync(node.items.store.ping),
         "redis": node.redis.ping if node.redis is not None else None,
         "queue": (lambda: to_thread.run_sync(node.jobs.queue_reachable)) if node.jobs.enabled else None,
     }
-    results = await asyncio.gather(*(_check(check) for check in checks.values()))
+    results = await asyncio.gather(*(_check(name, check) for name, check in checks.items()))
     outcome = dict(zip(checks, results, strict=True))
-    failed = {name: result for name, result in outcome.items() if result not in ("ok", "skipped")}
+    failed = [name for name, result in outcome.items() if result == "failed"]
     if failed:
-        message = "; ".join(f"{name}: {result}" for name, result in failed.items())
-        return error_response(503, "not_ready", f"not ready: {message}", checks=outcome)
+        return error_response(503, "not_ready", f"not ready: {', '.join(failed)} failed", checks=outcome)
     return JSONResponse({"status": "ready", "node": node.id, "checks": outcome})
 
 
-async def _check(check: Callable[[], Awaitable[Any]] | None) -> str:
+async def _check(name: str, check: Callable[[], Awaitable[Any]] | None) -> str:
     if check is None:
         return "skipped"
     try:
         await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
     except TimeoutError:
-        return f"no answer within {CHECK_TIMEOUT_SECONDS:g} s"
+        _log.warning("readiness check failed", dependency=name, reason=f"no answer within {CHECK_TIMEOUT_SECONDS:g} s")
+        return "failed"
     except Exception as error:
-        return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'failed'}"
+        _log.warning("readiness check failed", dependency=name, reason=f"{type(error).__name__}: {error}")
+        return "failed"
     return "ok"
 
 
