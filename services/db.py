@@ -118,6 +118,8 @@ def credentials_of(engine: sa.Engine) -> RotatingCredentials | None:
 def sibling_engine(engine: sa.Engine, **options: Any) -> sa.Engine:
     """A new engine (own pool, ``options``) on the database of ``engine``, logging in and verifying it the same way."""
     url, credentials, tls_ca_file = _origins.get(engine, (engine.url, None, None))
+    # Same connection lifetime: a sibling that kept its logins forever would never meet a rotated password.
+    options.setdefault("pool_recycle", getattr(engine.pool, "_recycle", -1))
     return make_engine(url, credentials=credentials, tls_ca_file=tls_ca_file, **options)
 
 

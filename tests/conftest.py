@@ -63,6 +63,12 @@ def _scratch_database(admin_url: str, service: str, quote: str, force: str = "")
 
 
 @pytest.fixture
+def anyio_backend() -> str:
+    """The services run on asyncio (uvicorn's loop); anyio tests run there only, even where trio is installed."""
+    return "asyncio"
+
+
+@pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A SQLAlchemy URL of a fresh, empty PostgreSQL database, dropped afterwards."""
     yield from _scratch_database(POSTGRES_ADMIN_URL, "PostgreSQL", '"', force=" WITH (FORCE)")

@@ -21,11 +21,6 @@ from services.routing.discovery import write_members
 from tests.api.processes import NodeProcesses
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(autouse=True)
 def _no_settings_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
     """The tests say every setting they rely on; none leaks in from the environment."""
