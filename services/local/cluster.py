@@ -36,6 +36,7 @@ from services.db import DatabaseURLError, make_engine
 from services.local.balancer import Backend, Balancer, Pool, Strategy, create_app
 from services.local.processes import ChildSpec, Supervisor
 from services.local.queues import Queues, create_queues
+from services.local.state_lock import StateDirectoryInUseError, StateLock
 from services.settings import publish_local_system, withdraw_local_system
 
 if TYPE_CHECKING:
@@ -125,6 +126,9 @@ def free_port() -> int:
 
 def _port_is_free(port: int) -> bool:
     with socket.socket() as probe:
+        # As uvicorn binds: a connection of a system just stopped, in TIME-WAIT on this port for
+        # about a minute, does not stop a new listener (only another listener does).
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
@@ -152,6 +156,7 @@ class LocalSystem:
         self.database_url = options.database_url()
         self.peers_file = (options.data_dir / "peers").resolve()
         self.logs = (options.data_dir / "logs").resolve()
+        self._state_lock = StateLock(options.data_dir)
 
     @property
     def url(self) -> str:
@@ -168,6 +173,10 @@ class LocalSystem:
         """
         options = self.options
         options.check()
+        try:
+            self._state_lock.acquire(port=options.port)
+        except StateDirectoryInUseError as error:
+            raise StartupError(str(error)) from None
         if not _port_is_free(options.port):
             raise StartupError(
                 f"port {options.port} is already in use; choose another with --port (make demo PORT=...)"
@@ -295,7 +304,8 @@ class LocalSystem:
 
     async def stop(self) -> None:
         """Stop taking requests, then stop every child (web nodes, workers, scheduler, queue)."""
-        withdraw_local_system(self.options.data_dir)
+        if self._state_lock.held:  # else the state directory, system.json included, is another system's
+            withdraw_local_system(self.options.data_dir)
         if self._server is not None:
             self._server.should_exit = True
         if self._health is not None:
@@ -304,6 +314,7 @@ class LocalSystem:
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.supervisor.stop_all(STOP_ORDER)
         await self.balancer.close()
+        self._state_lock.release()
 
     # -- children -------------------------------------------------------------------
 
