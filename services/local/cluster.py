@@ -187,7 +187,7 @@ class LocalSystem:
         self._write_peers([])
         await self._start_queue()
         for _ in range(options.nodes):
-            await self.add_node()
+            await self.add_node(when_ready=False)
         await self._start_balancer()
         for _ in range(options.workers):
             await self.add_worker()
@@ -352,13 +352,21 @@ class LocalSystem:
     def _members(self) -> list[str]:
         return [b.address for b in self.pool.backends.values()]
 
-    async def add_node(self) -> Backend:
-        """Start one more web node; every node's ring picks it up at its next refresh."""
+    async def add_node(self, *, when_ready: bool = True) -> Backend:
+        """Start one more web node; every node's ring picks it up at its next refresh.
+
+        With ``when_ready`` (a node added at run time) the node joins the balancer and the
+        ring only once it answers its health check: joining before, the ring sent its keys to a
+        process still importing, and traffic waited on it. Raises :class:`StartupError` if it
+        does not come up within the ready timeout. Without it (the first nodes, before any
+        traffic) it joins at once, so all start together.
+        """
         async with self._lock:
             node_id = f"node-{next(self._node_numbers)}"
             port = free_port()
             backend = Backend(id=node_id, url=f"http://127.0.0.1:{port}")
-            self._write_peers([*self._members(), backend.address])
+            if not when_ready:
+                self._write_peers([*self._members(), backend.address])
             spec = self._spec(
                 node_id,
                 "node",
@@ -371,8 +379,30 @@ class LocalSystem:
                 },
             )
             await self.supervisor.start(spec)
+            if not when_ready:
+                self.pool.backends[node_id] = backend
+                return backend
+        await self._wait_healthy(backend)
+        async with self._lock:
+            backend.healthy = True
             self.pool.backends[node_id] = backend
-            return backend
+            self._write_peers(self._members())
+        return backend
+
+    async def _wait_healthy(self, backend: Backend) -> None:
+        deadline = time.monotonic() + self.options.ready_timeout
+        async with httpx.AsyncClient(timeout=1) as client:
+            while True:
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(f"{backend.url}/healthz")).status_code == 200:
+                        return
+                if time.monotonic() > deadline:
+                    await self.supervisor.stop(backend.id)
+                    raise StartupError(
+                        f"{backend.id} did not answer its health check within {self.options.ready_timeout:.0f}s; "
+                        f"see {self.logs / f'{backend.id}.log'}"
+                    )
+                await asyncio.sleep(0.1)
 
     async def remove_node(self, node_id: str) -> None:
         """Take a web node out of the balancer and the ring, then stop it.
@@ -465,7 +495,10 @@ class LocalSystem:
         return JSONResponse(state)
 
     async def _add_node_route(self, _request: Request) -> Response:
-        backend = await self.add_node()
+        try:
+            backend = await self.add_node()
+        except StartupError as error:
+            return error_response(503, "node_not_ready", str(error))
         return JSONResponse({"id": backend.id, "url": backend.url}, status_code=201)
 
     async def _remove_node_route(self, request: Request) -> Response:

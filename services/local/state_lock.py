@@ -68,6 +68,22 @@ class StateLock:
                 lock_file.truncate()
             lock_file.close()  # closing the last descriptor drops the flock
 
+    def holder_url(self) -> str | None:
+        """The balancer URL of the system holding the lock, or None when none does (tools use it)."""
+        try:
+            lock_file = self.path.open(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        with lock_file:
+            try:
+                fcntl.flock(lock_file, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                try:
+                    return str(json.loads(lock_file.read())["url"])
+                except (ValueError, KeyError, TypeError):
+                    return None
+            return None  # nobody holds it (closing the file drops this probe's lock)
+
     @staticmethod
     def _holder(lock_file: IO[str]) -> str:
         lock_file.seek(0)
