@@ -28,9 +28,10 @@ import httpx  # noqa: E402
 from benchkit import make_console, new_results, print_targets, save_results  # noqa: E402
 from load.__main__ import seed  # noqa: E402
 from load.drive import drive  # noqa: E402
+from load.mix import Mix  # noqa: E402
 from load.report import node_shares, summarise  # noqa: E402
 from load.system import node_counters, start_system, token_for  # noqa: E402
-from load.traffic import Mix, user_class  # noqa: E402
+from load.traffic import user_class  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = 0.35

@@ -22,6 +22,7 @@ import httpx  # noqa: E402
 from gevent.pool import Pool  # noqa: E402
 
 from load.drive import drive  # noqa: E402
+from load.mix import Mix  # noqa: E402
 from load.report import chart, node_shares, summarise, table  # noqa: E402
 from load.system import (  # noqa: E402
     LoadSetupError,
@@ -31,7 +32,7 @@ from load.system import (  # noqa: E402
     start_system,
     token_for,
 )
-from load.traffic import Mix, user_class  # noqa: E402
+from load.traffic import user_class  # noqa: E402
 
 
 def _parser() -> argparse.ArgumentParser:
