@@ -21,8 +21,10 @@ from tests.support import ROOT, LocalSystemProcess
 
 def test_a_held_state_directory_is_refused_naming_its_holder(tmp_path: Path) -> None:
     first, second = StateLock(tmp_path), StateLock(tmp_path)
+    assert second.holder_url() is None  # no lock file yet
     first.acquire(port=19080)
     try:
+        assert second.holder_url() == "http://127.0.0.1:19080"  # what tools beside the system read
         with pytest.raises(StateDirectoryInUseError) as refused:
             second.acquire(port=19081)
         assert str(refused.value) == (
@@ -32,6 +34,7 @@ def test_a_held_state_directory_is_refused_naming_its_holder(tmp_path: Path) -> 
         assert not second.held
     finally:
         first.release()
+    assert second.holder_url() is None
     second.acquire(port=19081)  # free again once released
     assert second.held
     second.release()
