@@ -16,7 +16,7 @@ NODE_READY := $(if $(wildcard package.json),node_modules/.installed,)
 # instance's virtualenv from them offline, as an instance does from PyPI.
 WHEELHOUSE := .cache/wheels
 
-.PHONY: help demo test bench synth diff deploy destroy cost clean
+.PHONY: help demo test bench load synth diff deploy destroy cost clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -68,6 +68,12 @@ test: $(VENV)/.installed $(NODE_READY) $(WHEELHOUSE)/.built  ## ruff, mypy and t
 
 bench: $(VENV)/.installed  ## benchmarks against the named baselines; JSON under results/
 	@set -e; for script in scripts/bench_*.py; do echo "== $$script"; $(BIN)/python $$script; done
+
+# The load tool lives in scripts/load/ (the package `load`). It drives the system running from
+# .local (make demo / services.local up), or starts one for the run; docs/load.md.
+LOAD_ARGS ?=
+load: $(VENV)/.installed  ## locust against the local system; results/load.json + .png (LOAD_ARGS="--duration 60 --users 32")
+	@PYTHONPATH=$(CURDIR)/scripts:$(CURDIR) $(BIN)/python -m load $(LOAD_ARGS)
 
 # With AWS credentials present, the SDK inside the CLI warns about Node 20's end of life on every
 # command; like jsii's banner above, that is the machine's business, not noise for every synth.

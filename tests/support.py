@@ -121,10 +121,11 @@ class LocalSystemProcess:
         self._ready = threading.Event()
         self._reader: threading.Thread | None = None
 
-    def start(self, timeout: float = 120.0) -> str:
+    def start(self, timeout: float = 120.0, port: int | None = None) -> str:
+        """Start it (on ``port``, else a free one) and return the balancer's URL."""
         from services.local.cluster import free_port
 
-        port = free_port()
+        port = port or free_port()
         self._process = subprocess.Popen(
             [
                 sys.executable,
@@ -150,6 +151,12 @@ class LocalSystemProcess:
             pytest.fail(f"the local system did not start within {timeout:g} s:\n{''.join(self.output)}")
         self.url = f"http://127.0.0.1:{port}"
         return self.url
+
+    @property
+    def pid(self) -> int:
+        """The supervisor's process id."""
+        assert self._process is not None
+        return self._process.pid
 
     def _read(self) -> None:
         assert self._process is not None

@@ -36,6 +36,7 @@ from services.db import DatabaseURLError, make_engine
 from services.local.balancer import Backend, Balancer, Pool, Strategy, create_app
 from services.local.processes import ChildSpec, Supervisor
 from services.local.queues import Queues, create_queues
+from services.local.state_lock import StateDirectoryInUseError, StateLock
 from services.settings import publish_local_system, withdraw_local_system
 
 if TYPE_CHECKING:
@@ -125,6 +126,9 @@ def free_port() -> int:
 
 def _port_is_free(port: int) -> bool:
     with socket.socket() as probe:
+        # As uvicorn binds: a connection of a system just stopped, in TIME-WAIT on this port for
+        # about a minute, does not stop a new listener (only another listener does).
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
@@ -152,6 +156,7 @@ class LocalSystem:
         self.database_url = options.database_url()
         self.peers_file = (options.data_dir / "peers").resolve()
         self.logs = (options.data_dir / "logs").resolve()
+        self._state_lock = StateLock(options.data_dir)
 
     @property
     def url(self) -> str:
@@ -168,6 +173,10 @@ class LocalSystem:
         """
         options = self.options
         options.check()
+        try:
+            self._state_lock.acquire(port=options.port)
+        except StateDirectoryInUseError as error:
+            raise StartupError(str(error)) from None
         if not _port_is_free(options.port):
             raise StartupError(
                 f"port {options.port} is already in use; choose another with --port (make demo PORT=...)"
@@ -178,7 +187,7 @@ class LocalSystem:
         self._write_peers([])
         await self._start_queue()
         for _ in range(options.nodes):
-            await self.add_node()
+            await self.add_node(when_ready=False)
         await self._start_balancer()
         for _ in range(options.workers):
             await self.add_worker()
@@ -295,7 +304,8 @@ class LocalSystem:
 
     async def stop(self) -> None:
         """Stop taking requests, then stop every child (web nodes, workers, scheduler, queue)."""
-        withdraw_local_system(self.options.data_dir)
+        if self._state_lock.held:  # else the state directory, system.json included, is another system's
+            withdraw_local_system(self.options.data_dir)
         if self._server is not None:
             self._server.should_exit = True
         if self._health is not None:
@@ -304,6 +314,7 @@ class LocalSystem:
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.supervisor.stop_all(STOP_ORDER)
         await self.balancer.close()
+        self._state_lock.release()
 
     # -- children -------------------------------------------------------------------
 
@@ -341,13 +352,21 @@ class LocalSystem:
     def _members(self) -> list[str]:
         return [b.address for b in self.pool.backends.values()]
 
-    async def add_node(self) -> Backend:
-        """Start one more web node; every node's ring picks it up at its next refresh."""
+    async def add_node(self, *, when_ready: bool = True) -> Backend:
+        """Start one more web node; every node's ring picks it up at its next refresh.
+
+        With ``when_ready`` (a node added at run time) the node joins the balancer and the
+        ring only once it answers its health check: joining before, the ring sent its keys to a
+        process still importing, and traffic waited on it. Raises :class:`StartupError` if it
+        does not come up within the ready timeout. Without it (the first nodes, before any
+        traffic) it joins at once, so all start together.
+        """
         async with self._lock:
             node_id = f"node-{next(self._node_numbers)}"
             port = free_port()
             backend = Backend(id=node_id, url=f"http://127.0.0.1:{port}")
-            self._write_peers([*self._members(), backend.address])
+            if not when_ready:
+                self._write_peers([*self._members(), backend.address])
             spec = self._spec(
                 node_id,
                 "node",
@@ -360,8 +379,30 @@ class LocalSystem:
                 },
             )
             await self.supervisor.start(spec)
+            if not when_ready:
+                self.pool.backends[node_id] = backend
+                return backend
+        await self._wait_healthy(backend)
+        async with self._lock:
+            backend.healthy = True
             self.pool.backends[node_id] = backend
-            return backend
+            self._write_peers(self._members())
+        return backend
+
+    async def _wait_healthy(self, backend: Backend) -> None:
+        deadline = time.monotonic() + self.options.ready_timeout
+        async with httpx.AsyncClient(timeout=1) as client:
+            while True:
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(f"{backend.url}/healthz")).status_code == 200:
+                        return
+                if time.monotonic() > deadline:
+                    await self.supervisor.stop(backend.id)
+                    raise StartupError(
+                        f"{backend.id} did not answer its health check within {self.options.ready_timeout:.0f}s; "
+                        f"see {self.logs / f'{backend.id}.log'}"
+                    )
+                await asyncio.sleep(0.1)
 
     async def remove_node(self, node_id: str) -> None:
         """Take a web node out of the balancer and the ring, then stop it.
@@ -454,7 +495,10 @@ class LocalSystem:
         return JSONResponse(state)
 
     async def _add_node_route(self, _request: Request) -> Response:
-        backend = await self.add_node()
+        try:
+            backend = await self.add_node()
+        except StartupError as error:
+            return error_response(503, "node_not_ready", str(error))
         return JSONResponse({"id": backend.id, "url": backend.url}, status_code=201)
 
     async def _remove_node_route(self, request: Request) -> Response:

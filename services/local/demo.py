@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from services.local.cluster import LocalSystem, Options, StartupError
-from services.local.scenario import HIT_TIERS, ScenarioConfig, ScenarioResult, run_scenario
+from services.local.scenario import HIT_TIERS, SCALE_OUT_STALL_SECONDS, ScenarioConfig, ScenarioResult, run_scenario
 
 CHART = Path("results/demo.png")
 
@@ -36,6 +36,11 @@ def summary(result: ScenarioResult, items: int) -> Table:
         ("  ... between old nodes", str(result.moved_between_old_nodes), "0: all to the new node"),
         ("  ... with hash % n instead", _pct(result.moved_modulo / items), f"~{n}/{n + 1} = {_pct(n / (n + 1))}"),
         ("  warm keys still cached", _pct(result.warm_keys_kept), f"~{_pct(1 - result.moved_total / items)}"),
+        (
+            "  slowest read while adding it",
+            f"{result.slowest_during_scale_out * 1000:.0f} ms",
+            f"no stall: < {SCALE_OUT_STALL_SECONDS * 1000:.0f} ms",
+        ),
         ("  hit rate after scale-out", _pct(result.hit_rate_after_scale_out), "a dip"),
         ("  hit rate, new node warm", _pct(result.hit_rate_recovered), "recovered"),
         (

@@ -13,6 +13,8 @@ asserts on it, and :mod:`services.local.demo` renders it.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
 import os
 import random
 import signal
@@ -24,6 +26,7 @@ from typing import Any, Final, NamedTuple
 
 import httpx
 
+from services.api.peer_client import PeerClient
 from services.routing import HashRing
 from services.routing.hashing import to_bytes, xxh3_64
 
@@ -42,10 +45,20 @@ class ScenarioConfig:
     reads: int = 6000
     zipf_s: float = 1.1
     concurrency: int = 32
+    # Writes queue on SQLite's one writer: at 32 at a time some forwards outlast their 0.5 s
+    # timeout, the owner turns suspect, and non-owners serve (and do not cache) its keys.
+    write_concurrency: int = 4
     jobs: int = 60
     job_seconds: float = 1.0
     settle_seconds: float = 60.0
+    probe_keys: int = 64
 
+
+SCALE_OUT_PHASE: Final = "read: during scale-out"
+"""Reads of the probe keys (``probe-N``, apart from the items measured) while a node is added."""
+
+SCALE_OUT_STALL_SECONDS: Final = 1.0
+"""No read may take longer while a node is added: the change must be invisible to clients."""
 
 SHORT = ScenarioConfig(items=400, reads=2400, jobs=24, job_seconds=0.5, concurrency=16)
 
@@ -54,10 +67,11 @@ SHORT = ScenarioConfig(items=400, reads=2400, jobs=24, job_seconds=0.5, concurre
 class Sample:
     """One request as the client saw it."""
 
-    at: float  # seconds since the scenario started
+    at: float  # seconds since the scenario started, when the answer arrived
     phase: str
     status: int
     cache: str | None  # "local" | "redis" | "db" for item reads
+    seconds: float = 0.0  # how long the answer took
 
 
 class Answer(NamedTuple):
@@ -90,6 +104,7 @@ class ScenarioResult:
     poison_error: str = ""
     poison_dead_lettered: bool = False
     scale_out_at: float = 0.0
+    scale_out_done_at: float = 0.0  # every node's ring has the new node
     kill_at: float = 0.0
     samples: list[Sample] = field(default_factory=list)
 
@@ -109,6 +124,16 @@ class ScenarioResult:
         return self.first_reads_warm / self.first_reads_after_scale_out if self.first_reads_after_scale_out else 0.0
 
     @property
+    def scale_out_samples(self) -> list[Sample]:
+        """The reads that ran while the node was added."""
+        return [sample for sample in self.samples if sample.phase == SCALE_OUT_PHASE]
+
+    @property
+    def slowest_during_scale_out(self) -> float:
+        """Seconds of the slowest read while the node was added (a stall shows here)."""
+        return max((sample.seconds for sample in self.scale_out_samples), default=0.0)
+
+    @property
     def jobs_succeeded(self) -> int:
         """Jobs of the batch that ended ``succeeded``."""
         return self.job_statuses.get("succeeded", 0)
@@ -126,7 +151,13 @@ def zipf_keys(count: int, population: int, s: float, rng: random.Random) -> list
 
 
 class Scenario:
-    """Runs the scenario against a local system's balancer at ``url``."""
+    """Runs the scenario against a local system's balancer at ``url``.
+
+    The measured requests go over the balancer's own fast keep-alive client
+    (:class:`~services.api.peer_client.PeerClient`): with httpx, this client was the demo's
+    bottleneck (about 1 ms of CPU a request, a third of it a failed ``import sniffio`` that
+    httpcore repeats on every request). httpx stays for the few admin calls.
+    """
 
     def __init__(self, url: str, config: ScenarioConfig, progress: Progress) -> None:
         self.url = url
@@ -135,28 +166,37 @@ class Scenario:
         self.result = ScenarioResult()
         self._started = time.monotonic()
         self._rng = random.Random(2026)
-        self._client = httpx.AsyncClient(
-            base_url=url, timeout=30, limits=httpx.Limits(max_connections=config.concurrency * 2)
-        )
+        self._client = httpx.AsyncClient(base_url=url, timeout=30)
+        self._fast = PeerClient(max_idle_per_peer=config.concurrency * 2)
+        self._balancer = url.removeprefix("http://").rstrip("/")
 
     async def close(self) -> None:
-        """Close the HTTP client."""
+        """Close the HTTP clients."""
         await self._client.aclose()
+        await self._fast.aclose()
 
     def _now(self) -> float:
         return time.monotonic() - self._started
 
-    async def _request(self, phase: str, method: str, path: str, **kwargs: Any) -> Answer:
+    async def _request(
+        self, phase: str, method: str, path: str, *, json_body: object = None, headers: dict[str, str] | None = None
+    ) -> Answer:
         """Send one request through the balancer and record it as a :class:`Sample`."""
-        response = await self._client.request(method, path, **kwargs)
-        is_json = response.headers.get("content-type", "").startswith("application/json")
-        answer = Answer(response.status_code, response.json() if is_json else {})
-        self.result.samples.append(Sample(self._now(), phase, answer.status, answer.body.get("cache")))
+        body = None if json_body is None else json.dumps(json_body).encode()
+        sent = time.monotonic()
+        async with asyncio.timeout(30):
+            response = await self._fast.request(self._balancer, method, path, body, list((headers or {}).items()))
+        took = time.monotonic() - sent
+        is_json = response.content_type.startswith("application/json")
+        answer = Answer(response.status, json.loads(response.body) if is_json and response.body else {})
+        self.result.samples.append(Sample(self._now(), phase, answer.status, answer.body.get("cache"), took))
         return answer
 
-    async def _many(self, phase: str, calls: list[tuple[str, str, dict[str, Any]]]) -> list[Answer]:
+    async def _many(
+        self, phase: str, calls: list[tuple[str, str, dict[str, Any]]], concurrency: int | None = None
+    ) -> list[Answer]:
         done = 0
-        semaphore = asyncio.Semaphore(self.config.concurrency)
+        semaphore = asyncio.Semaphore(concurrency or self.config.concurrency)
 
         async def one(method: str, path: str, kwargs: dict[str, Any]) -> Answer:
             nonlocal done
@@ -198,10 +238,11 @@ class Scenario:
     async def write_items(self) -> dict[str, str]:
         """PUT every item; return the owner each write reported."""
         calls = [
-            ("PUT", f"/items/item-{i}", {"json": {"value": {"n": i, "text": f"value {i}"}}})
+            ("PUT", f"/items/item-{i}", {"json_body": {"value": {"n": i, "text": f"value {i}"}}})
             for i in range(self.config.items)
         ]
-        owners = {a.body["key"]: a.body["owner"] for a in await self._many("write", calls) if a.status in (200, 201)}
+        answers = await self._many("write", calls, self.config.write_concurrency)
+        owners = {a.body["key"]: a.body["owner"] for a in answers if a.status in (200, 201)}
         self.result.items_written = len(owners)
         return owners
 
@@ -216,14 +257,30 @@ class Scenario:
         return Counter(tiers), first
 
     async def scale_out(self, owners_before: dict[str, str]) -> None:
-        """Add a node; measure movement of ownership against the optimum and against modulo."""
+        """Add a node under steady reads; measure movement of ownership against the optimum and modulo.
+
+        The reads (of probe keys, so the items' warm-key figures stay clean) run from before the
+        node is asked for until every ring has it: a stall of the change would show in them.
+        """
         result = self.result
         before = await self._rings_agree(len((await self.cluster())["nodes"]), self.config.settle_seconds)
         result.nodes_before = before
-        result.scale_out_at = self._now()
-        added = (await self._client.post("/_cluster/nodes")).json()
-        await self._wait_healthy(added["id"])
-        after = await self._rings_agree(len(before) + 1, self.config.settle_seconds)
+        probes = [f"/items/probe-{i}" for i in range(self.config.probe_keys)]
+        writes = [("PUT", path, {"json_body": {"value": "probe"}}) for path in probes]
+        await self._many("write: probe keys", writes, self.config.write_concurrency)
+        changed = asyncio.Event()
+        steady = asyncio.create_task(self._steady_reads(probes, changed))
+        try:
+            await asyncio.sleep(0.5)  # steady traffic first, so the chart shows the rate before the change
+            result.scale_out_at = self._now()
+            added = (await self._client.post("/_cluster/nodes")).json()
+            await self._wait_healthy(added["id"])
+            after = await self._rings_agree(len(before) + 1, self.config.settle_seconds)
+            result.scale_out_done_at = self._now()
+            await asyncio.sleep(0.5)
+        finally:
+            changed.set()
+            await steady
         result.new_node = next(m for m in after if m not in before)
         ring_before, ring_after = HashRing(before), HashRing(after)
         keys = [f"item-{i}" for i in range(self.config.items)]
@@ -233,6 +290,16 @@ class Scenario:
         result.moved_modulo = sum(1 for h in hashes if before[h % len(before)] != after[h % len(after)])
         # The nodes must agree with the ring this client computes: check the owners they reported.
         result.owner_mismatches = sum(1 for k, owner in owners_before.items() if ring_before.node_for(k) != owner)
+
+    async def _steady_reads(self, paths: list[str], stop: asyncio.Event) -> None:
+        """Read ``paths`` round and round with the configured concurrency until ``stop`` is set."""
+        turns = itertools.count()
+
+        async def reader() -> None:
+            while not stop.is_set():
+                await self._request(SCALE_OUT_PHASE, "GET", paths[next(turns) % len(paths)])
+
+        await asyncio.gather(*(reader() for _ in range(self.config.concurrency)))
 
     async def _wait_healthy(self, node_id: str) -> None:
         deadline = time.monotonic() + self.config.settle_seconds
@@ -251,7 +318,7 @@ class Scenario:
                 "POST",
                 "/jobs",
                 {
-                    "json": {"type": "sleep", "payload": {"seconds": config.job_seconds}},
+                    "json_body": {"type": "sleep", "payload": {"seconds": config.job_seconds}},
                     "headers": {"Idempotency-Key": f"demo-{self._started}-{i}"},
                 },
             )
@@ -291,7 +358,7 @@ class Scenario:
         """Send a job that always fails; wait until it is failed and its message is in the DLQ."""
         result = self.result
         accepted = await self._request(
-            "poison", "POST", "/jobs", json={"type": "fail", "payload": {"message": "poison"}}
+            "poison", "POST", "/jobs", json_body={"type": "fail", "payload": {"message": "poison"}}
         )
         job = (await self._wait_jobs([accepted.body["id"]], "poison"))[0]
         result.poison_status, result.poison_error = job["status"], job.get("error") or ""

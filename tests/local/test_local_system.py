@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from services.db import make_engine
 from services.jobs.schema import jobs
 from services.local.cluster import LocalSystem, Options, free_port
-from services.local.scenario import SHORT, ScenarioResult, run_scenario
+from services.local.scenario import SCALE_OUT_STALL_SECONDS, SHORT, ScenarioResult, run_scenario
 
 pytestmark = pytest.mark.slow
 
@@ -78,6 +78,13 @@ def test_the_scenario_end_to_end(tmp_path: Path) -> None:
     assert result.moved_between_old_nodes == 0
     assert 0.15 < result.moved_total / SHORT.items < 0.35
     assert result.moved_modulo > 2 * result.moved_total
+    # scale-out is invisible to clients: reads kept flowing while the node was added (it joined
+    # the ring and the balancer only once ready), none failed and none stalled
+    during = result.scale_out_samples
+    assert len(during) > 50
+    assert {sample.status for sample in during} == {200}
+    assert result.slowest_during_scale_out < SCALE_OUT_STALL_SECONDS
+    assert any(sample.at > result.scale_out_done_at for sample in during)
     # keys that were warm stay warm unless they moved: about 3/4 of them, where modulo keeps about 1/4
     kept = result.warm_keys_kept
     assert abs(kept - (1 - result.moved_total / SHORT.items)) < 0.1

@@ -1,0 +1,1 @@
+"""``make load``: locust, headless, against the local system; JSON and a chart under results/."""
