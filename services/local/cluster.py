@@ -500,8 +500,8 @@ class LocalSystem:
             raise KeyError(worker_id)
         await self.supervisor.stop(worker_id)
 
-    def kill_worker(self, worker_id: str) -> int:
-        """``kill -9`` a worker (the supervisor restarts it); return the pid killed.
+    async def kill_worker(self, worker_id: str) -> int:
+        """``kill -9`` a worker and wait for it to die (the supervisor restarts it); return the pid killed.
 
         KeyError if unknown, ValueError if it is not running (it died and waits to restart).
         """
@@ -510,9 +510,13 @@ class LocalSystem:
             raise KeyError(worker_id)
         if not child.alive or child.pid is None:
             raise ValueError(f"{worker_id} is not running now (it is restarting); try again in a moment")
+        process, pid = child.process, child.pid
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(child.pid, signal.SIGKILL)
-        return child.pid
+            os.killpg(pid, signal.SIGKILL)
+        if process is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.wait(), 5)
+        return pid
 
     # -- admin API ------------------------------------------------------------------
 

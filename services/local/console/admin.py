@@ -77,7 +77,7 @@ class ClusterActions:
         system = self.system
         worker_id = request.path_params["id"]
         try:
-            pid = system.kill_worker(worker_id)
+            pid = await system.kill_worker(worker_id)
         except KeyError:
             return error_response(404, "not_found", f"no worker {worker_id!r}")
         except ValueError as error:

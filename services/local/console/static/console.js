@@ -110,6 +110,15 @@ function drawRing(ring) {
       arcs.appendChild(el("path", { d: arcPath(start, end, 95), stroke: colour(owner), "data-node": owner }, null, SVG));
     }
     svg.appendChild(arcs);
+    const shares = el("g", { id: "ring-shares", fill: "none", "stroke-width": "14" }, null, SVG);
+    let from = 0;
+    for (const member of ring.members) {
+      const to = from + (ring.shares[member] || 0);
+      shares.appendChild(el("path", { d: arcPath(from, Math.min(to, 0.99999), 66), stroke: colour(member), "data-node": member }, null, SVG));
+      from = to;
+    }
+    svg.appendChild(shares);
+    $("ring-vnodes").textContent = String(ring.vnodes);
     svg.appendChild(el("g", { id: "ring-key" }, null, SVG));
     const legend = $("ring-legend");
     legend.replaceChildren();
@@ -131,7 +140,7 @@ function drawKey() {
   group.replaceChildren();
   if (!lookedUp || !lookedUp.placement) return;
   const [x, y] = point(lookedUp.placement.position, 104);
-  const [x0, y0] = point(lookedUp.placement.position, 70);
+  const [x0, y0] = point(lookedUp.placement.position, 82);
   group.appendChild(el("line", { x1: x0, y1: y0, x2: x, y2: y, stroke: "#000", "stroke-width": "2.5" }, null, SVG));
   group.appendChild(el("circle", { cx: x0, cy: y0, r: "4", fill: "#000" }, null, SVG));
   group.appendChild(el("text", { x: "0", y: "4", "text-anchor": "middle", "font-size": "11" }, `key → ${lookedUp.placement.owner}`, SVG));
