@@ -535,7 +535,7 @@ class LocalSystem:
             for b in self.pool.backends.values()
         ]
         workers = [
-            {"id": i, "pid": c.pid, "alive": c.alive, "restarts": c.restarts}
+            {"id": i, "pid": c.pid, "alive": c.alive, "restarts": c.restarts, "last_exit": c.last_exit}
             for i, c in children.items()
             if c.spec.kind == "worker"
         ]

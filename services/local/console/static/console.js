@@ -254,16 +254,26 @@ function drawWorkers(sample) {
     kill.setAttribute("aria-label", `kill -9 ${worker.id}`);
     kill.addEventListener("click", () => act(kill, `kill -9 ${worker.id}`, async () => {
       const killed = await admin("POST", `/_cluster/workers/${encodeURIComponent(worker.id)}/kill`);
-      return `sent SIGKILL to pid ${killed.pid}; the supervisor restarts it`;
+      // The answer comes once the process has died: show it dead until a sample shows it back.
+      const state = row.cells[1];
+      state.textContent = "dead (killed, restarting)";
+      state.className = "worker-state state-bad";
+      row.dataset.killedPid = String(killed.pid);
+      return `pid ${killed.pid} died of SIGKILL; the supervisor restarts it`;
     }));
     c[4].appendChild(kill);
     return row;
   }, (row, worker) => {
     const c = cells(row, 5);
     c[0].textContent = worker.id;
-    c[1].textContent = worker.alive ? "alive" : "dead (restarting)";
-    c[1].className = worker.alive ? "worker-state" : "worker-state state-bad";
-    c[2].textContent = String(worker.restarts);
+    const stillKilled = row.dataset.killedPid === String(worker.pid);
+    if (!stillKilled) delete row.dataset.killedPid;
+    if (!stillKilled) {
+      c[1].textContent = worker.alive ? "alive" : "dead (restarting)";
+      c[1].className = worker.alive ? "worker-state" : "worker-state state-bad";
+    }
+    const exit = worker.last_exit === null ? "" : worker.last_exit < 0 ? ` (last: signal ${-worker.last_exit})` : ` (last exit code ${worker.last_exit})`;
+    c[2].textContent = `${worker.restarts}${exit}`;
     c[2].className = "num";
     c[3].textContent = worker.jobs.length ? worker.jobs.map((j) => `${j.type} ${j.id.slice(0, 8)}`).join(", ") : "idle";
   });
