@@ -129,3 +129,10 @@ def test_the_token_endpoint_serves_the_injected_source(tmp_path: Path) -> None:
             assert (await http.get("/_console/token")).status_code == 204
 
     asyncio.run(check())
+
+
+def test_redis_of_its_own_and_a_redis_url_exclude_each_other(tmp_path: Path) -> None:
+    from services.local.cluster import StartupError
+
+    with pytest.raises(StartupError, match="--redis and --redis-url exclude each other"):
+        Options(redis_server=True, redis_url="redis://127.0.0.1:6379/0", data_dir=tmp_path).check()

@@ -178,7 +178,9 @@ async function lookUp(key, announce = true) {
     if (answer.ok) {
       const owner = nodeIdOf(body.owner);
       $("key-answer").dataset.owner = owner;
-      text += ` · owner ${owner} · answered from ${body.cache === "db" ? "the database" : body.cache === "local" ? "the owner's memory" : body.cache}`;
+      if (lookedUp.placement && owner !== lookedUp.placement.owner) text += ` · owner ${owner}, not the ring's ${lookedUp.placement.owner}: a node's ring has not caught up yet`;
+      else text += ` · owner ${owner}`;
+      text += ` · answered from ${body.cache === "db" ? "the database" : body.cache === "local" ? "the owner's memory" : body.cache}`;
     } else {
       delete $("key-answer").dataset.owner;
       text += ` · ${body.error ? body.error.message : answer.statusText}`;
