@@ -21,7 +21,7 @@ from tests.conftest import skip_or_fail
 from tests.support import ROOT, LocalSystemProcess, wait_until
 
 if TYPE_CHECKING:
-    from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.chrome.webdriver import WebDriver
 
 pytestmark = pytest.mark.slow
 
@@ -70,11 +70,12 @@ def browser(system: str) -> Iterator[WebDriver]:
 def _viewport(driver: WebDriver, width: int, height: int) -> None:
     """Size the page itself (a window's size includes the browser's own bars)."""
     metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)  # type: ignore[attr-defined]
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
 
 
 def _errors(driver: WebDriver) -> list[dict[str, Any]]:
-    return [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    entries: list[dict[str, Any]] = driver.get_log("browser")  # type: ignore[no-untyped-call]
+    return [entry for entry in entries if entry["level"] == "SEVERE"]
 
 
 def _text(driver: WebDriver, selector: str) -> str:
