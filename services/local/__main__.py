@@ -28,6 +28,9 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--port", type=int, default=8080, help="balancer port (default 8080)")
         command.add_argument("--db-url", help="database URL (default: a SQLite file under --data-dir)")
         command.add_argument("--redis-url", help="Redis URL for the shared cache tier (default: none)")
+        command.add_argument(
+            "--redis", action="store_true", help="run a Redis of its own for the cache tier (the console can stop it)"
+        )
         command.add_argument("--data-dir", type=Path, default=Path(".local"), help="files and logs (default .local)")
         command.add_argument(
             "--balancing", choices=["least-outstanding", "round-robin"], default="least-outstanding", help="balancer"
@@ -64,6 +67,7 @@ async def _up(options: Options) -> int:
         return 1
     _say(
         f"ready on {system.url}  (nodes: {len(system.pool.backends)}, workers: {options.workers}; logs: {system.logs})"
+        f"  console: {system.console_url}"
     )
     await stop.wait()
     _say("stopping...")
@@ -85,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         db_url=args.db_url,
         redis_url=args.redis_url,
+        redis_server=args.redis,
         data_dir=args.data_dir,
         strategy=args.balancing,
     )

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
+import signal
 import socket
 import sys
 import time
@@ -19,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 import boto3
@@ -34,6 +36,10 @@ from starlette.routing import Route
 from services.api.errors import error_response
 from services.db import DatabaseURLError, make_engine
 from services.local.balancer import Backend, Balancer, Pool, Strategy, create_app
+from services.local.console.admin import ClusterActions
+from services.local.console.load import ReadLoad
+from services.local.console.routes import PATH as CONSOLE_PATH
+from services.local.console.routes import Console
 from services.local.processes import ChildSpec, Supervisor
 from services.local.queues import Queues, create_queues
 from services.local.state_lock import StateDirectoryInUseError, StateLock
@@ -70,6 +76,7 @@ class Options:
     port: int = 8080
     db_url: str | None = None
     redis_url: str | None = None
+    redis_server: bool = False
     data_dir: Path = Path(".local")
     strategy: Strategy = "least-outstanding"
     lease_seconds: float = 5.0
@@ -92,6 +99,10 @@ class Options:
             raise StartupError(f"--workers must be 0 or more (got {self.workers})")
         if not 1 <= self.port <= 65535:
             raise StartupError(f"--port must be a TCP port, 1..65535 (got {self.port})")
+        if self.redis_server and self.redis_url is not None:
+            raise StartupError("--redis and --redis-url exclude each other: --redis starts a Redis of its own")
+        if self.redis_server and shutil.which("redis-server") is None:
+            raise StartupError("--redis needs redis-server on the PATH (apt-get install redis-server)")
         if self.redis_url is not None:
             problem = redis_url_problem(self.redis_url)
             if problem:
@@ -139,8 +150,17 @@ def _port_is_free(port: int) -> bool:
 class LocalSystem:
     """Starts, supervises, resizes and stops the local system."""
 
-    def __init__(self, options: Options, *, report: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        options: Options,
+        *,
+        report: Callable[[str], None],
+        token_source: Callable[[], str | None] | None = None,
+    ) -> None:
+        """``token_source`` gives the bearer token the console and its read load send (None: no header)."""
         self.options = options
+        self.token_source: Callable[[], str | None] = token_source or (lambda: None)
+        self.redis_url = options.redis_url
         self.supervisor = Supervisor(report=report)
         self.pool = Pool(strategy=options.strategy)
         self.balancer = Balancer(self.pool)
@@ -157,11 +177,23 @@ class LocalSystem:
         self.peers_file = (options.data_dir / "peers").resolve()
         self.logs = (options.data_dir / "logs").resolve()
         self._state_lock = StateLock(options.data_dir)
+        self._redis_spec: ChildSpec | None = None
+        self.console = Console(self, self.token_source)
 
     @property
     def url(self) -> str:
         """Where the balancer listens."""
         return f"http://127.0.0.1:{self.options.port}"
+
+    @property
+    def console_url(self) -> str:
+        """The live console's page."""
+        return f"{self.url}{CONSOLE_PATH}"
+
+    @property
+    def console_load(self) -> ReadLoad:
+        """The read load the console starts and stops."""
+        return self.console.load
 
     # -- start and stop -------------------------------------------------------------
 
@@ -183,6 +215,8 @@ class LocalSystem:
             )
         options.data_dir.mkdir(parents=True, exist_ok=True)
         self._prepare_database()
+        if options.redis_server:
+            await self._start_redis_server()
         self._check_redis()
         self._write_peers([])
         await self._start_queue()
@@ -227,13 +261,67 @@ class LocalSystem:
             engine.dispose()
 
     def _check_redis(self) -> None:
-        if not self.options.redis_url:
+        if not self.redis_url:
             return
         try:
-            with redis.Redis.from_url(self.options.redis_url, socket_connect_timeout=2) as client:
+            with redis.Redis.from_url(self.redis_url, socket_connect_timeout=2) as client:
                 client.ping()
         except (redis.RedisError, ValueError) as error:
-            raise StartupError(f"Redis at {self.options.redis_url} is not reachable: {error}") from None
+            raise StartupError(f"Redis at {self.redis_url} is not reachable: {error}") from None
+
+    async def _start_redis_server(self) -> None:
+        port = free_port()
+        self.redis_url = f"redis://127.0.0.1:{port}/0"
+        argv = ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
+        self._redis_spec = ChildSpec(
+            id="redis",
+            kind="redis",
+            argv=argv,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+            log_path=self.logs / "redis.log",
+        )
+        await self.start_redis()
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self._check_redis()
+                return
+            except StartupError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
+
+    def redis_state(self) -> dict[str, Any]:
+        """Whether the system uses Redis, runs it itself (``--redis``), and whether that process runs."""
+        child = self.supervisor.children.get("redis")
+        return {
+            "url": self.redis_url,
+            "managed": self._redis_spec is not None,
+            "running": child.alive if child is not None else None if self._redis_spec is None else False,
+        }
+
+    async def stop_redis(self) -> None:
+        """Stop the Redis this system runs. ValueError when it runs none, or it is stopped already."""
+        if self._redis_spec is None:
+            raise ValueError(self._no_redis_reason())
+        if "redis" not in self.supervisor.children:
+            raise ValueError("Redis is already stopped; start it again first")
+        await self.supervisor.stop("redis")
+
+    async def start_redis(self) -> None:
+        """Start (again) the Redis this system runs. ValueError when it runs none, or it runs already."""
+        if self._redis_spec is None:
+            raise ValueError(self._no_redis_reason())
+        if "redis" in self.supervisor.children:
+            raise ValueError("Redis is already running")
+        await self.supervisor.start(self._redis_spec)
+
+    def _no_redis_reason(self) -> str:
+        if self.redis_url:
+            return (
+                f"Redis at {self.redis_url} is not run by this system (--redis-url); start with --redis to control it"
+            )
+        return "this system runs without Redis; start it with --redis to add a Redis tier it can stop and start"
 
     async def _start_queue(self) -> None:
         port = free_port()
@@ -266,6 +354,8 @@ class LocalSystem:
             Route("/_cluster/nodes/{id}", self._remove_node_route, methods=["DELETE"]),
             Route("/_cluster/workers", self._add_worker_route, methods=["POST"]),
             Route("/_cluster/workers/{id}", self._remove_worker_route, methods=["DELETE"]),
+            *ClusterActions(self).routes(),
+            *self.console.routes(),
         ]
         config = uvicorn.Config(
             create_app(self.balancer, admin),
@@ -277,6 +367,7 @@ class LocalSystem:
             # Like the ALB (60 s idle), keep connections longer than clients do (httpx: 5 s), so a
             # client never sends on a connection the balancer is closing at that moment.
             timeout_keep_alive=60,
+            timeout_graceful_shutdown=3,  # an open console event stream must not hold up a stop
         )
         self._server = uvicorn.Server(config)
         self._server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
@@ -306,6 +397,7 @@ class LocalSystem:
         """Stop taking requests, then stop every child (web nodes, workers, scheduler, queue)."""
         if self._state_lock.held:  # else the state directory, system.json included, is another system's
             withdraw_local_system(self.options.data_dir)
+        await self.console.close()
         if self._server is not None:
             self._server.should_exit = True
         if self._health is not None:
@@ -333,8 +425,8 @@ class LocalSystem:
             "LOG_JSON": "true",
             **extra,
         }
-        if self.options.redis_url:
-            env["REDIS_URL"] = self.options.redis_url
+        if self.redis_url:
+            env["REDIS_URL"] = self.redis_url
         return env
 
     def _spec(self, child_id: str, kind: str, args: list[str], extra: dict[str, str]) -> ChildSpec:
@@ -449,6 +541,24 @@ class LocalSystem:
             raise KeyError(worker_id)
         await self.supervisor.stop(worker_id)
 
+    async def kill_worker(self, worker_id: str) -> int:
+        """``kill -9`` a worker and wait for it to die (the supervisor restarts it); return the pid killed.
+
+        KeyError if unknown, ValueError if it is not running (it died and waits to restart).
+        """
+        child = self.supervisor.children.get(worker_id)
+        if child is None or child.spec.kind != "worker":
+            raise KeyError(worker_id)
+        if not child.alive or child.pid is None:
+            raise ValueError(f"{worker_id} is not running now (it is restarting); try again in a moment")
+        process, pid = child.process, child.pid
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        if process is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.wait(), 5)
+        return pid
+
     # -- admin API ------------------------------------------------------------------
 
     def cluster(self) -> dict[str, Any]:
@@ -466,7 +576,7 @@ class LocalSystem:
             for b in self.pool.backends.values()
         ]
         workers = [
-            {"id": i, "pid": c.pid, "alive": c.alive, "restarts": c.restarts}
+            {"id": i, "pid": c.pid, "alive": c.alive, "restarts": c.restarts, "last_exit": c.last_exit}
             for i, c in children.items()
             if c.spec.kind == "worker"
         ]
@@ -478,15 +588,18 @@ class LocalSystem:
         assert sqs is not None
         assert queues is not None
 
-        def depth(url: str) -> int:
-            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
-            return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+        def depth(
+            url: str, name: Literal["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        ) -> int:
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[name])
+            return int(attributes["Attributes"][name])
 
         return {
             "url": queues.jobs,
             "dead_letter_url": queues.dead_letters,
-            "messages": depth(queues.jobs),
-            "dead_letters": depth(queues.dead_letters),
+            "messages": depth(queues.jobs, "ApproximateNumberOfMessages"),
+            "in_flight": depth(queues.jobs, "ApproximateNumberOfMessagesNotVisible"),
+            "dead_letters": depth(queues.dead_letters, "ApproximateNumberOfMessages"),
         }
 
     async def _cluster_view(self, _request: Request) -> Response:

@@ -126,6 +126,7 @@ async def run_demo(options: Options, config: ScenarioConfig | None = None) -> in
         f"ready on {system.url}: {options.nodes} web nodes, {options.workers} workers "
         f"(try it: curl {system.url}/items/item-1; logs in {system.logs})"
     )
+    console.print(f"console: {system.console_url}  (open it to watch the scenario live)")
     tasks: dict[str, TaskID] = {}
     try:
         with Progress(

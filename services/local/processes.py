@@ -38,6 +38,8 @@ class Child:
     process: asyncio.subprocess.Process | None = None
     restarts: int = 0
     stopping: bool = False
+    last_exit: int | None = None
+    """The exit code of the last unplanned exit (negative: killed by that signal), None if none yet."""
 
     @property
     def pid(self) -> int | None:
@@ -93,6 +95,7 @@ class Supervisor:
             if child.stopping:
                 return
             child.restarts += 1
+            child.last_exit = code
             self._report(
                 f"{child.spec.kind} {child.spec.id} exited with code {code}; restarting (log: {child.spec.log_path})"
             )
