@@ -48,10 +48,10 @@ class DatabaseSettings(BaseSettings):
         default=1800, gt=0, le=86400, description="a pooled connection older than this logs in again at its next use"
     )
 
-    @pydantic.field_validator("database_secret_arn")
+    @pydantic.field_validator("database_secret_arn", "database_tls_ca_file", mode="before")
     @classmethod
-    def _blank_is_unset(cls, value: str | None) -> str | None:
-        return None if value is None else value.strip() or None
+    def _blank_is_unset(cls, value: object) -> object:
+        return (value.strip() or None) if isinstance(value, str) else value
 
     def open_engine(self, *, client: SecretsManagerClient | None = None, **options: Any) -> sa.Engine:
         """An engine on the database, logging in with the rotated secret when one is named.

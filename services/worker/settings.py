@@ -99,9 +99,9 @@ class WorkerSettings(RedisSettings, DatabaseSettings):
     worker_imds_endpoint: str = Field(default="http://169.254.169.254", description="instance metadata service")
     worker_lifecycle_poll_seconds: float = Field(default=5.0, gt=0, description="lifecycle-state poll interval")
 
-    @pydantic.field_validator("worker_lifecycle_hook_name", "worker_asg_name", "database_secret_arn")
+    @pydantic.field_validator("worker_lifecycle_hook_name", "worker_asg_name")
     @classmethod
-    def _blank_is_unset(cls, value: str | None) -> str | None:
+    def _blank_name_is_unset(cls, value: str | None) -> str | None:
         return value or None
 
     @pydantic.model_validator(mode="after")

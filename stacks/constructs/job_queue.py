@@ -51,6 +51,10 @@ class JobQueue(Construct):
         self.queue.grant_consume_messages(grantee)
         self.queue.grant_send_messages(grantee)
         self.dead_letters.grant_consume_messages(grantee)
+        # The DLQ tool's redrive: SQS's own move task, authorised on the source (the DLQ).
+        self.dead_letters.grant(
+            grantee, "sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks", "sqs:CancelMessageMoveTask"
+        )
 
     def metric_visible(self, queue: sqs.IQueue | None = None) -> cloudwatch.Metric:
         """Messages waiting in ``queue`` (default: the job queue)."""

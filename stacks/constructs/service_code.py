@@ -10,9 +10,19 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-RUNTIME_PACKAGES: Final = ("api", "worker", "jobs", "items", "routing")
-"""The packages of ``services/`` the instances run (an API node or a worker)."""
-RUNTIME_MODULES: Final = ("__init__.py", "settings.py", "db.py", "logs.py", "secrets.py")
+RUNTIME_PACKAGES: Final = ("api", "worker", "jobs", "items", "routing", "migrate", "certs")
+"""The packages of ``services/`` the instances run (an API node, a worker, the migration step),
+and the pinned RDS CA bundle (``certs/``)."""
+RUNTIME_MODULES: Final = (
+    "__init__.py",
+    "settings.py",
+    "db.py",
+    "db_auth.py",
+    "db_settings.py",
+    "db_tls.py",
+    "logs.py",
+    "secrets.py",
+)
 """The top-level modules of ``services/`` they share."""
 LEFT_OUT: Final = ("routing/movement.py",)
 """Inside the runtime packages but not run there: the movement report (``python -m

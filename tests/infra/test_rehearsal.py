@@ -265,7 +265,10 @@ def rehearsal(
         # PATCH: this machine's PostgreSQL has no TLS, so the rehearsal connects without it;
         # Aurora refuses plain connections (rds.force_ssl), asserted in test_data_stack.
         database_url = database_url.difference_update_query(["sslmode"])
+        # ... and without verifying it against the RDS CA bundle, which the asset carries intact:
+        assert unit_env["DATABASE_TLS_CA_FILE"] == "/opt/scaledref/app/services/certs/rds-ca-bundle.pem"
         return {
+            "DATABASE_TLS_CA_FILE": "",
             **CREDENTIALS,
             "AWS_ENDPOINT_URL": moto_server,
             "AWS_EC2_METADATA_DISABLED": "true",
@@ -342,7 +345,10 @@ def test_asg_discovery_lists_the_web_groups_instances(rehearsal: Rehearsal) -> N
     expected = sorted(f"{ip}:{port}" for ip in _group_instances(rehearsal, env["API_ASG_NAME"]).values())
     assert discovery.members() == expected
     ring = httpx.get(f"{rehearsal.web_url}/ring", timeout=5).json()
-    assert ring["discovery"] == f"asg {env['API_ASG_NAME']}"
+    # One poller per instance: the node's processes share the answers through the run directory.
+    assert (
+        ring["discovery"] == f"asg {env['API_ASG_NAME']} (shared through {env['API_DISCOVERY_RUN_DIR']}/members.json)"
+    )
     assert ring["members"] == expected, "the booted node found the same members"
 
 

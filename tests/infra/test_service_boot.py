@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from services.db_tls import RDS_CA_BUNDLE, checked_ca_file
 from stacks import boot_files
 from stacks.compute import DRAIN_HOOK_NAME
 from stacks.constructs.service_boot import (
@@ -58,6 +59,9 @@ ROLE_ACTIONS = {
         "sqs:GetQueueAttributes",
         "sqs:GetQueueUrl",
         "sqs:SendMessage",
+        "sqs:StartMessageMoveTask",
+        "sqs:ListMessageMoveTasks",
+        "sqs:CancelMessageMoveTask",
         "autoscaling:CompleteLifecycleAction",
         "autoscaling:RecordLifecycleActionHeartbeat",
     },
@@ -113,6 +117,7 @@ def test_the_services_asset_holds_the_runtime_code_and_nothing_else(dev: Synthes
     assert {path.split("/")[0] for path in shipped} == {*RUNTIME_PACKAGES, *RUNTIME_MODULES}
     assert not [path for path in shipped if path.startswith("local/") or "__pycache__" in path or path.endswith(".pyc")]
     assert "routing/movement.py" in LEFT_OUT
+    assert checked_ca_file(staged / "certs" / RDS_CA_BUNDLE.name)  # the pinned bundle ships unaltered
     source = ROOT / "services"
     runtime = {
         path.relative_to(source).as_posix()
@@ -252,6 +257,17 @@ def test_each_role_has_exactly_the_permissions_its_fleet_uses(config: Synthesize
         assert [statement["Condition"] for statement in metrics] == [
             {"StringEquals": {"cloudwatch:namespace": metrics_namespace(config.deployment.settings.stage)}}
         ]
+
+
+def test_the_worker_may_start_a_dlq_move_task_on_the_dlq_only(config: Synthesized) -> None:
+    moves = {"sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks", "sqs:CancelMessageMoveTask"}
+    statements = [s for s in config.role_statements("worker") if moves & set(listed(s["Action"]))]
+    assert len(statements) == 1  # beside the DLQ's consume actions, on the same resource
+    assert moves <= set(listed(statements[0]["Action"]))
+    resources = listed(statements[0]["Resource"])
+    assert len(resources) == 1
+    assert "DeadLetters" in json.dumps(resources[0])
+    assert not [s for s in config.role_statements("web") if moves & set(listed(s["Action"]))]
 
 
 def test_secrets_are_readable_only_by_their_arns(config: Synthesized) -> None:
