@@ -20,6 +20,7 @@ from stacks.constructs.load_balancer import PublicLoadBalancer
 from stacks.constructs.network import Network
 from stacks.constructs.service_boot import Service, ServiceBoot
 from stacks.constructs.service_code import ServiceCode
+from stacks.constructs.web_firewall import WebFirewall
 from stacks.nag import acknowledge
 from stacks.policies import log_retention, removal_policy
 from stacks.settings import FleetSettings, Settings
@@ -32,8 +33,9 @@ SCHEDULE_TIME_ZONE: Final = "Etc/UTC"
 class ComputeStack(Stack):
     """The ALB and the two fleets, wired to the data and messaging stacks.
 
-    - web: behind :class:`PublicLoadBalancer`, scaled on requests per target, peers reach each
-      other on ``peer_port`` (a node forwards a request to the key's owner), may send jobs;
+    - web: behind :class:`PublicLoadBalancer` and its :class:`WebFirewall` (AWS WAF), scaled on
+      requests per target, peers reach each other on ``peer_port`` (a node forwards a request to
+      the key's owner), may send jobs;
     - worker: scaled on the queue backlog per instance (:class:`BacklogScaling`), drained by a
       termination lifecycle hook, held larger around the off-peak precompute job, consumes jobs;
     - both reach Aurora and ElastiCache on their ports only and read the :class:`ServiceCode`.
@@ -80,6 +82,16 @@ class ComputeStack(Stack):
             target_port=web.service_port,
             health_check_path=web.health_check_path,
             certificate_arn=web.certificate_arn,
+            removal_policy=removal_policy(settings.protect_data),
+            deletion_protection=settings.protect_data,
+        )
+        self.firewall = WebFirewall(
+            self,
+            "Firewall",
+            settings=settings.waf,
+            load_balancer_arn=self.load_balancer.load_balancer.load_balancer_arn,
+            stage=settings.stage,
+            log_retention=log_retention(settings.observability.log_retention_days),
             removal_policy=removal_policy(settings.protect_data),
         )
         self.web = self._fleet(network, "web", web.fleet, load_balanced=True)
