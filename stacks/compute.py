@@ -13,11 +13,13 @@ from constructs import Construct
 
 from stacks.constructs.backlog_scaling import BacklogScaling
 from stacks.constructs.cache import Cache
+from stacks.constructs.caller_auth import CallerAuth
 from stacks.constructs.database import Database
 from stacks.constructs.fleet import BootPlan, Fleet
 from stacks.constructs.job_queue import JobQueue
 from stacks.constructs.load_balancer import PublicLoadBalancer
 from stacks.constructs.network import Network
+from stacks.constructs.peer_key import PeerKey
 from stacks.constructs.service_boot import Service, ServiceBoot
 from stacks.constructs.service_code import ServiceCode
 from stacks.constructs.web_firewall import WebFirewall
@@ -65,12 +67,23 @@ class ComputeStack(Stack):
         self.database, self.cache, self.jobs = database, cache, jobs
         web, worker = settings.web, settings.worker
         self.code = ServiceCode(self, "ServiceCode", source_root=source_root)
+        self.auth = CallerAuth(
+            self,
+            "CallerAuth",
+            stage=settings.stage,
+            domain_prefix=settings.auth.domain_prefix,
+            removal_policy=removal_policy(settings.protect_data),
+            deletion_protection=settings.protect_data,
+        )
+        self.peer_key = PeerKey(self, "PeerKey")
         self.service_boot = ServiceBoot(
             settings=settings,
             code=self.code,
             database=database,
             cache=cache,
             jobs=jobs,
+            auth=self.auth,
+            peer_key=self.peer_key.secret,
             drain_hook_name=DRAIN_HOOK_NAME,
         )
 
@@ -119,6 +132,14 @@ class ComputeStack(Stack):
             fleet.connections.allow_to(cache.connections, ec2.Port.tcp(cache.port), f"{fleet.service} to the cache")
 
         CfnOutput(self, "LoadBalancerDns", value=self.load_balancer.dns_name, description="Where clients connect")
+        CfnOutput(self, "TokenUrl", value=self.auth.token_url, description="POST client credentials here for a token")
+        CfnOutput(self, "ClientId", value=self.auth.client.user_pool_client_id, description="The machine client's id")
+        CfnOutput(
+            self,
+            "ClientSecretCommand",
+            value=self.auth.secret_command,
+            description="Prints the machine client's secret (never stored in a template or an output)",
+        )
 
     def boot(self, service: Service) -> BootPlan | None:
         """The code-delivery seam: how ``service``'s (``web`` or ``worker``) instances get and start their code.

@@ -108,7 +108,6 @@ class WebFirewall(Construct):
                 for header in REDACTED_HEADERS
             ],
         )
-        self.logging.add_dependency(self.acl)
 
     def _rules(self) -> list[wafv2.CfnWebACL.RuleProperty]:
         rules = []
