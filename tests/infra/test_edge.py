@@ -9,11 +9,13 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
+from cdk_nag import NIST80053R5Checks
 
 import app as cdk_app
 from stacks.constructs.load_balancer import PUBLIC_PATHS
 from stacks.context import ContextError
 from tests.infra.conftest import CDK_JSON_CONTEXT, CERTIFICATE_ARN, Synthesized
+from tests.infra.test_nag_acknowledgements import acknowledgements
 
 LISTENER = "AWS::ElasticLoadBalancingV2::Listener"
 RULE = "AWS::ElasticLoadBalancingV2::ListenerRule"
@@ -105,3 +107,13 @@ def test_drop_invalid_headers_everywhere_and_deletion_protection_in_prod_only(
         }
         assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
         assert attributes["deletion_protection.enabled"] == protected, config.name
+
+
+def test_cdk_nag_edge_rules_pass_in_prod_without_acknowledgements(prod: Synthesized) -> None:
+    """NIST 800-53 R5's load-balancer rules: HTTPS redirect, WAF attached, deletion protection."""
+    edge_rules = ("ALBHttpToHttpsRedirection", "ALBWAFEnabled", "ELBDeletionProtectionEnabled")
+    report = NIST80053R5Checks().validate_scope(prod.app)
+    failing = [violation.rule_name for violation in report.violations if violation.rule_name.endswith(edge_rules)]
+    assert failing == []
+    acknowledged = {rule for (_, rule) in acknowledgements(prod.app, "prod")}
+    assert not [rule for rule in acknowledged if rule.endswith(edge_rules) or "ELB" in rule or "WAF" in rule]
