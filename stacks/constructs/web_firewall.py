@@ -70,13 +70,16 @@ class WebFirewall(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.settings = settings
-        self.metric_name = f"ScaledRef-{stage}-web-acl"
+        # A fixed name, as the fleets' group names: the metrics' WebACL dimension needs it, and a
+        # name computed from the ACL's Ref would reach the observability stack as an expression.
+        self.acl_name = f"ScaledRef-{stage}-web-acl"
         self.acl = wafv2.CfnWebACL(
             self,
             "WebAcl",
+            name=self.acl_name,
             scope="REGIONAL",
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
-            visibility_config=_visibility(self.metric_name),
+            visibility_config=_visibility(self.acl_name),
             description=f"In front of the ScaledRef {stage} load balancer",
             rules=self._rules(),
         )
@@ -152,11 +155,6 @@ class WebFirewall(Construct):
                 )
             )
         return rules
-
-    @property
-    def acl_name(self) -> str:
-        """The web ACL's generated name (its ``Ref`` is ``name|id|scope``)."""
-        return Fn.select(0, Fn.split("|", self.acl.ref))
 
     def metric(self, name: str, rule: str = "ALL") -> cloudwatch.Metric:
         """An AWS/WAFV2 metric (``AllowedRequests``, ``BlockedRequests`` …) of ``rule``, summed per 5 minutes."""
