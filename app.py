@@ -18,7 +18,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from stacks.context import ContextError
 from stacks.deployment import Deployment
-from stacks.settings import load_settings
+from stacks.settings import load_settings, require_https
 
 SOURCE_ROOT = Path(__file__).resolve().parent
 
@@ -32,8 +32,12 @@ def environment(environ: Mapping[str, str]) -> cdk.Environment | None:
 
 
 def build(app: cdk.App, environ: Mapping[str, str] = os.environ) -> Deployment:
-    """Add the stage the app's context asks for to ``app``, checked by cdk-nag's AwsSolutions pack at synth."""
+    """Add the stage the app's context asks for to ``app``, checked by cdk-nag's AwsSolutions pack at synth.
+
+    Raises :class:`ContextError` for a bad context, and for prod without ``certificateArn`` (unless ``allowHttp``).
+    """
     settings = load_settings(app.node.get_all_context())
+    require_https(settings)
     deployment = Deployment(app, settings=settings, env=environment(environ), source_root=SOURCE_ROOT)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return deployment

@@ -13,13 +13,16 @@ from constructs import Construct
 
 from stacks.constructs.backlog_scaling import BacklogScaling
 from stacks.constructs.cache import Cache
+from stacks.constructs.caller_auth import CallerAuth
 from stacks.constructs.database import Database
 from stacks.constructs.fleet import BootPlan, Fleet
 from stacks.constructs.job_queue import JobQueue
 from stacks.constructs.load_balancer import PublicLoadBalancer
 from stacks.constructs.network import Network
+from stacks.constructs.peer_key import PeerKey
 from stacks.constructs.service_boot import Service, ServiceBoot
 from stacks.constructs.service_code import ServiceCode
+from stacks.constructs.web_firewall import WebFirewall
 from stacks.nag import acknowledge
 from stacks.policies import log_retention, removal_policy
 from stacks.settings import FleetSettings, Settings
@@ -32,8 +35,9 @@ SCHEDULE_TIME_ZONE: Final = "Etc/UTC"
 class ComputeStack(Stack):
     """The ALB and the two fleets, wired to the data and messaging stacks.
 
-    - web: behind :class:`PublicLoadBalancer`, scaled on requests per target, peers reach each
-      other on ``peer_port`` (a node forwards a request to the key's owner), may send jobs;
+    - web: behind :class:`PublicLoadBalancer` and its :class:`WebFirewall` (AWS WAF), scaled on
+      requests per target, peers reach each other on ``peer_port`` (a node forwards a request to
+      the key's owner), may send jobs;
     - worker: scaled on the queue backlog per instance (:class:`BacklogScaling`), drained by a
       termination lifecycle hook, held larger around the off-peak precompute job, consumes jobs;
     - both reach Aurora and ElastiCache on their ports only and read the :class:`ServiceCode`.
@@ -63,12 +67,23 @@ class ComputeStack(Stack):
         self.database, self.cache, self.jobs = database, cache, jobs
         web, worker = settings.web, settings.worker
         self.code = ServiceCode(self, "ServiceCode", source_root=source_root)
+        self.auth = CallerAuth(
+            self,
+            "CallerAuth",
+            stage=settings.stage,
+            domain_prefix=settings.auth.domain_prefix,
+            removal_policy=removal_policy(settings.protect_data),
+            deletion_protection=settings.protect_data,
+        )
+        self.peer_key = PeerKey(self, "PeerKey")
         self.service_boot = ServiceBoot(
             settings=settings,
             code=self.code,
             database=database,
             cache=cache,
             jobs=jobs,
+            auth=self.auth,
+            peer_key=self.peer_key.secret,
             drain_hook_name=DRAIN_HOOK_NAME,
         )
 
@@ -80,6 +95,16 @@ class ComputeStack(Stack):
             target_port=web.service_port,
             health_check_path=web.health_check_path,
             certificate_arn=web.certificate_arn,
+            removal_policy=removal_policy(settings.protect_data),
+            deletion_protection=settings.protect_data,
+        )
+        self.firewall = WebFirewall(
+            self,
+            "Firewall",
+            settings=settings.waf,
+            load_balancer_arn=self.load_balancer.load_balancer.load_balancer_arn,
+            stage=settings.stage,
+            log_retention=log_retention(settings.observability.log_retention_days),
             removal_policy=removal_policy(settings.protect_data),
         )
         self.web = self._fleet(network, "web", web.fleet, load_balanced=True)
@@ -107,6 +132,14 @@ class ComputeStack(Stack):
             fleet.connections.allow_to(cache.connections, ec2.Port.tcp(cache.port), f"{fleet.service} to the cache")
 
         CfnOutput(self, "LoadBalancerDns", value=self.load_balancer.dns_name, description="Where clients connect")
+        CfnOutput(self, "TokenUrl", value=self.auth.token_url, description="POST client credentials here for a token")
+        CfnOutput(self, "ClientId", value=self.auth.client.user_pool_client_id, description="The machine client's id")
+        CfnOutput(
+            self,
+            "ClientSecretCommand",
+            value=self.auth.secret_command,
+            description="Prints the machine client's secret (never stored in a template or an output)",
+        )
 
     def boot(self, service: Service) -> BootPlan | None:
         """The code-delivery seam: how ``service``'s (``web`` or ``worker``) instances get and start their code.

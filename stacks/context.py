@@ -39,6 +39,7 @@ from stacks.context_types import (
     Cidr,
     Cron,
     Days,
+    DomainPrefix,
     Email,
     Halves,
     InstanceType,
@@ -147,7 +148,28 @@ class Context(BaseModel):
         1000, description="requests per minute per web instance that target tracking holds"
     )
     certificate_arn: CertificateArn | None = Field(
-        None, description="ACM certificate: HTTPS on 443, HTTP redirects (unset: HTTP on 80)"
+        None,
+        description="ACM certificate: HTTPS on 443 (TLS 1.3 policy), HTTP redirects; prod refuses to synth without it",
+    )
+    allow_http: bool = Field(
+        False, description="UNSAFE: let prod serve plain HTTP on 80 without certificateArn (tokens travel in clear)"
+    )
+    waf_common_rules: bool = Field(True, description="WAF: AWS managed Common rule set (OWASP-style protections)")
+    waf_known_bad_inputs: bool = Field(True, description="WAF: AWS managed Known bad inputs rule set")
+    waf_ip_reputation: bool = Field(True, description="WAF: AWS managed Amazon IP reputation list")
+    waf_rate_rule: bool = Field(True, description="WAF: block a client IP above wafRateLimit")
+    waf_rate_limit: Annotated[Integer, Field(ge=10, le=2_000_000_000)] = Field(
+        1000, description="WAF: requests per client IP in any 5 minutes before the rate rule blocks it"
+    )
+    waf_blocked_alarm_requests: Annotated[Integer, Field(ge=1, le=1_000_000_000)] = Field(
+        500, description="alarm when WAF blocks at least this many requests in 5 minutes"
+    )
+    auth_domain_prefix: DomainPrefix | None = Field(
+        None,
+        description="Cognito hosted domain prefix for /oauth2/token (unset: scaledref-<stage>-<account id>)",
+    )
+    demo_job_types: bool = stage_default(
+        "demoJobTypes", "accept the demo job types echo, sleep, cpu and fail (JOB_DEMO_TYPES)"
     )
 
     worker_instance_type: InstanceType = stage_default("workerInstanceType", "worker instance size: the vertical knob")

@@ -105,6 +105,11 @@ CertificateArn = Annotated[
     _pattern(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+"),
     Accepts("an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID)"),
 ]
+DomainPrefix = Annotated[
+    str,
+    _pattern(r"(?!.*(aws|amazon|cognito))[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"),
+    Accepts("a Cognito domain prefix: lowercase letters, digits and hyphens, without aws, amazon or cognito"),
+]
 Email = Annotated[str, _pattern(r"[^@\s]+@[^@\s]+\.[^@\s]+"), Accepts("an email address")]
 Cron = Annotated[
     str,

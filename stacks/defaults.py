@@ -51,6 +51,7 @@ STAGE_DEFAULTS: Final[dict[Stage, dict[str, object]]] = {
         "workerMinCapacity": 1,
         "workerMaxCapacity": 2,
         "logRetentionDays": 7,
+        "demoJobTypes": True,
     },
     "prod": {
         "protectData": True,
@@ -70,6 +71,7 @@ STAGE_DEFAULTS: Final[dict[Stage, dict[str, object]]] = {
         "workerMinCapacity": 2,
         "workerMaxCapacity": 10,
         "logRetentionDays": 90,
+        "demoJobTypes": False,
     },
 }
 """The keys whose defaults differ between the stages; every other key has one default for both."""

@@ -15,9 +15,10 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from services.jobs.spec import PRECOMPUTE, QUEUE, QueueSpec, ScheduleSpec
-from stacks.context import Context, read_context
+from stacks.context import Context, ContextError, read_context
 from stacks.context_types import (
     Architecture,
     AuroraEngine,
@@ -99,7 +100,29 @@ class WebSettings:
     peer_port: int
     requests_per_target: int
     certificate_arn: str | None
+    allow_http: bool = False
     health_check_path: str = "/healthz"
+
+
+@dataclass(frozen=True, kw_only=True)
+class WafSettings:
+    """The AWS WAF web ACL in front of the load balancer: which rules are on, the rate limit, the alarm."""
+
+    common_rules: bool
+    known_bad_inputs: bool
+    ip_reputation: bool
+    rate_rule: bool
+    rate_limit: int
+    """Requests per client IP in any 5-minute window before the rate rule blocks it."""
+    blocked_alarm_requests: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuthSettings:
+    """The Cognito user pool that issues the callers' access tokens (client credentials)."""
+
+    domain_prefix: str | None
+    """The hosted domain's prefix; ``None`` derives ``scaledref-<stage>-<account id>`` at deploy time."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -146,6 +169,9 @@ class Settings:
     worker: WorkerSettings
     precompute: PrecomputeSettings
     observability: ObservabilitySettings
+    waf: WafSettings
+    auth: AuthSettings
+    demo_job_types: bool
 
     @classmethod
     def from_context(cls, context: Context) -> Settings:
@@ -197,6 +223,7 @@ class Settings:
                 peer_port=c.peer_port,
                 requests_per_target=c.web_requests_per_target,
                 certificate_arn=c.certificate_arn,
+                allow_http=c.allow_http,
             ),
             worker=WorkerSettings(
                 fleet=FleetSettings(
@@ -222,6 +249,16 @@ class Settings:
                 oldest_message_alarm_seconds=c.alarm_oldest_message_seconds,
                 db_connections_alarm=c.alarm_db_connections,
             ),
+            waf=WafSettings(
+                common_rules=c.waf_common_rules,
+                known_bad_inputs=c.waf_known_bad_inputs,
+                ip_reputation=c.waf_ip_reputation,
+                rate_rule=c.waf_rate_rule,
+                rate_limit=c.waf_rate_limit,
+                blocked_alarm_requests=c.waf_blocked_alarm_requests,
+            ),
+            auth=AuthSettings(domain_prefix=c.auth_domain_prefix),
+            demo_job_types=c.demo_job_types,
         )
 
 
@@ -232,6 +269,25 @@ def load_settings(context: Mapping[str, object]) -> Settings:
     :class:`~stacks.context.ContextError` for any other unknown key, or a value the app cannot use.
     """
     return Settings.from_context(read_context(context))
+
+
+HTTPS_REQUIRED: Final = (
+    "certificateArn is required in prod (HTTPS only): request a public certificate for the API's domain in the "
+    "stack's region (aws acm request-certificate --domain-name api.example.com --validation-method DNS), add the "
+    "CNAME record it asks for to the domain's DNS, and once it is issued pass -c certificateArn=<its ARN>; "
+    "-c allowHttp=true serves plain HTTP instead (unsafe: tokens and data cross the internet unencrypted)"
+)
+
+
+def require_https(settings: Settings) -> None:
+    """Refuse a prod deployment without a certificate unless ``allowHttp`` opts out (see docs/deploy.md).
+
+    Raises :class:`~stacks.context.ContextError` naming ``certificateArn`` and how to get one. A check
+    of the deployment rather than of the keys, so ``make settings`` can still show prod's defaults.
+    """
+    web = settings.web
+    if settings.stage == "prod" and web.certificate_arn is None and not web.allow_http:
+        raise ContextError(HTTPS_REQUIRED)
 
 
 def main() -> None:

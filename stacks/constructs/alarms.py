@@ -14,6 +14,7 @@ from stacks.constructs.cache import Cache
 from stacks.constructs.database import Database
 from stacks.constructs.job_queue import JobQueue
 from stacks.constructs.load_balancer import PublicLoadBalancer
+from stacks.constructs.web_firewall import WebFirewall
 from stacks.settings import ObservabilitySettings
 
 ALB_5XX_PERCENT: Final = 5.0
@@ -23,12 +24,13 @@ GTE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
 
 
 class Alarms(Construct):
-    """Alarms on the load balancer, the queue, Aurora and every cache member.
+    """Alarms on the load balancer, its firewall, the queue, Aurora and every cache member.
 
     ``alarms`` maps a stable name to each alarm: ``Alb5xxRate`` (5xx responses, from the ALB or
-    the targets, as a percentage of requests), ``UnhealthyHosts``, ``OldestMessageAge``,
-    ``DeadLettersNotEmpty``, ``DatabaseCpu``, ``DatabaseConnections``, and per cache member
-    ``CacheMemory<n>`` and ``CacheEvictions<n>``. Missing data never alarms (an idle system is fine).
+    the targets, as a percentage of requests), ``UnhealthyHosts``, ``WafBlockedRequests`` (per 5
+    minutes), ``OldestMessageAge``, ``DeadLettersNotEmpty``, ``DatabaseCpu``, ``DatabaseConnections``,
+    and per cache member ``CacheMemory<n>`` and ``CacheEvictions<n>``. Missing data never alarms
+    (an idle system is fine).
     """
 
     def __init__(
@@ -39,6 +41,7 @@ class Alarms(Construct):
         topic: sns.ITopic,
         settings: ObservabilitySettings,
         load_balancer: PublicLoadBalancer,
+        firewall: WebFirewall,
         jobs: JobQueue,
         database: Database,
         cache: Cache,
@@ -64,6 +67,15 @@ class Alarms(Construct):
             "Web instances fail the /healthz check",
             3,
             3,
+        )
+        self._add(
+            "WafBlockedRequests",
+            firewall.metric("BlockedRequests"),
+            firewall.settings.blocked_alarm_requests,
+            "AWS WAF blocks many requests: an attack, a misbehaving client, or a rule blocking real traffic "
+            "(the WAF log group says which rule)",
+            1,
+            1,
         )
         self._add(
             "OldestMessageAge",

@@ -15,6 +15,7 @@ from stacks.constructs.fleet import Fleet
 from stacks.constructs.job_queue import JobQueue
 from stacks.constructs.load_balancer import PublicLoadBalancer
 from stacks.constructs.service_metrics import ServiceMetrics
+from stacks.constructs.web_firewall import WebFirewall
 
 WIDTH: Final = 8
 HEIGHT: Final = 6
@@ -32,7 +33,7 @@ class OperationsDashboard(Construct):
     Rows: alarm status; ALB requests, latency (p50/p99) and 5xx; healthy hosts and fleet sizes;
     queue depth, oldest-message age and DLQ depth; Aurora health; cache health per member;
     the services' own metrics from the instances' CloudWatch agent (jobs finished, item reads
-    by cache tier, memory use).
+    by cache tier, memory use); AWS WAF's blocked and allowed requests.
     """
 
     def __init__(
@@ -41,6 +42,7 @@ class OperationsDashboard(Construct):
         construct_id: str,
         *,
         load_balancer: PublicLoadBalancer,
+        firewall: WebFirewall,
         web: Fleet,
         worker: Fleet,
         jobs: JobQueue,
@@ -94,4 +96,11 @@ class OperationsDashboard(Construct):
             _graph("Jobs finished per minute (workers)", services.jobs()),
             _graph("Item reads per minute by tier (web)", services.item_reads()),
             _graph("Memory used % (highest instance)", services.memory()),
+        )
+        self.dashboard.add_widgets(
+            _graph(
+                "WAF requests per 5 min",
+                [firewall.metric("BlockedRequests").with_(label="blocked")],
+                [firewall.metric("AllowedRequests").with_(label="allowed")],
+            ),
         )

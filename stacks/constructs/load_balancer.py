@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Final
 
 from aws_cdk import Aws, CfnCondition, CfnMapping, Duration, Fn, RemovalPolicy, Stack, Token
@@ -19,16 +20,27 @@ from stacks.nag import acknowledge
 ACCESS_LOG_DAYS: Final = 90
 LOG_DELIVERY_SERVICE: Final = "logdelivery.elasticloadbalancing.amazonaws.com"
 NO_ACCOUNT: Final = "none"
+TLS_POLICY: Final = elbv2.SslPolicy.RECOMMENDED_TLS
+"""ELBSecurityPolicy-TLS13-1-2-2021-06: TLS 1.3, and TLS 1.2 with forward-secret AEAD ciphers only."""
+PUBLIC_PATHS: Final = ("/items/*", "/jobs", "/jobs/*", "/healthz")
+"""What the load balancer forwards to the web fleet (one rule: at most five values per condition)."""
+PUBLIC_PATHS_PRIORITY: Final = 10
+NOT_FOUND_BODY: Final = json.dumps(
+    {"error": {"code": "not_found", "message": "no such endpoint"}}, separators=(",", ":")
+)
+"""The API's error envelope (services/api/errors.py), answered by the load balancer for every other path."""
 
 
 class PublicLoadBalancer(Construct):
     """An ALB that spreads requests with least-outstanding-requests routing over one target group.
 
-    Without ``certificate_arn`` it listens on HTTP (80); with one, on HTTPS (443, the recommended
-    TLS policy) and redirects HTTP to HTTPS. Its security group admits the internet on those
-    listener ports only, it drops invalid header fields, and its access logs go to an encrypted,
-    private, TLS-only bucket (S3-managed keys: ALB log delivery does not support KMS).
-    Targets are checked with ``GET health_check_path`` on ``target_port``.
+    Without ``certificate_arn`` it listens on HTTP (80); with one, on HTTPS (443, a TLS 1.3
+    policy) and redirects HTTP to HTTPS. Either listener forwards :data:`PUBLIC_PATHS` only and
+    answers everything else with a fixed 404 in the API's error envelope. Its security group
+    admits the internet on those listener ports only, it drops invalid header fields, it can be
+    protected from deletion, and its access logs go to an encrypted, private, TLS-only bucket
+    (S3-managed keys: ALB log delivery does not support KMS). Targets are checked with
+    ``GET health_check_path`` on ``target_port``.
     """
 
     def __init__(
@@ -42,6 +54,7 @@ class PublicLoadBalancer(Construct):
         health_check_path: str,
         certificate_arn: str | None,
         removal_policy: RemovalPolicy,
+        deletion_protection: bool,
     ) -> None:
         super().__init__(scope, construct_id)
         self.access_logs = s3.Bucket(
@@ -76,6 +89,7 @@ class PublicLoadBalancer(Construct):
             internet_facing=True,
             security_group=self.security_group,
             drop_invalid_header_fields=True,
+            deletion_protection=deletion_protection,
         )
         self._log_to(self.access_logs)
         self.target_group = elbv2.ApplicationTargetGroup(
@@ -96,20 +110,44 @@ class PublicLoadBalancer(Construct):
                 unhealthy_threshold_count=3,
             ),
         )
-        if certificate_arn:
-            self.listener = self.load_balancer.add_listener(
-                "Https",
-                port=443,
-                protocol=elbv2.ApplicationProtocol.HTTPS,
-                certificates=[elbv2.ListenerCertificate.from_arn(certificate_arn)],
-                ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
-                default_target_groups=[self.target_group],
-            )
-            self.load_balancer.add_redirect(source_port=80, target_port=443)
-        else:
-            self.listener = self.load_balancer.add_listener(
-                "Http", port=80, protocol=elbv2.ApplicationProtocol.HTTP, default_target_groups=[self.target_group]
-            )
+        listener = (
+            self._https_listener(certificate_arn)
+            if certificate_arn
+            else self.load_balancer.add_listener("Http", port=80, protocol=elbv2.ApplicationProtocol.HTTP)
+        )
+        self.listener = listener
+        self._forward_public_paths(listener)
+
+    def _https_listener(self, certificate_arn: str) -> elbv2.ApplicationListener:
+        """HTTPS on 443 with the TLS 1.3 policy; port 80 answers only with a redirect to it."""
+        listener = self.load_balancer.add_listener(
+            "Https",
+            port=443,
+            protocol=elbv2.ApplicationProtocol.HTTPS,
+            certificates=[elbv2.ListenerCertificate.from_arn(certificate_arn)],
+            ssl_policy=TLS_POLICY,
+        )
+        self.load_balancer.add_redirect(source_port=80, target_port=443)
+        return listener
+
+    def _forward_public_paths(self, listener: elbv2.ApplicationListener) -> None:
+        """Forward :data:`PUBLIC_PATHS` to the web fleet; anything else gets a fixed 404 from the ALB itself.
+
+        Operations endpoints (``/metrics``, ``/ring``, ``/docs``, ``/readyz``) stay reachable on the
+        instances only, where the CloudWatch agent and operators on Session Manager use them.
+        """
+        listener.add_action(
+            "NotFound",
+            action=elbv2.ListenerAction.fixed_response(
+                404, content_type="application/json", message_body=NOT_FOUND_BODY
+            ),
+        )
+        listener.add_action(
+            "PublicPaths",
+            priority=PUBLIC_PATHS_PRIORITY,
+            conditions=[elbv2.ListenerCondition.path_patterns(list(PUBLIC_PATHS))],
+            action=elbv2.ListenerAction.forward([self.target_group]),
+        )
 
     def _log_to(self, bucket: s3.Bucket) -> None:
         """Turn on access logs without knowing the region at synth time.

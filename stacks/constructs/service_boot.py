@@ -18,7 +18,8 @@ rolling updates wait for those signals. Two config sets run in order:
 
 The environment file holds endpoints, names and secret ARNs, never secret values: the
 services read the database credentials and the Redis AUTH token from Secrets Manager at
-start, and each fleet's role may read exactly those two secrets. The role also gets what the
+start, and each fleet's role may read exactly those two secrets (the web fleet also the peer
+HMAC key; its environment names the Cognito issuer, JWKS URL, client id and scope prefix). The role also gets what the
 CloudWatch agent needs (its log group, metrics in this stage's namespace only) and, on the
 web fleet, the two describe calls of ``asg`` peer discovery.
 """
@@ -32,9 +33,11 @@ from aws_cdk import Aws, Duration
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_secretsmanager as secretsmanager
 
 from stacks import boot_files
 from stacks.constructs.cache import Cache
+from stacks.constructs.caller_auth import RESOURCE_SERVER, CallerAuth
 from stacks.constructs.database import DATABASE_NAME, Database
 from stacks.constructs.fleet import Boot, BootPlan, Fleet
 from stacks.constructs.job_queue import JobQueue
@@ -120,9 +123,13 @@ class ServiceBoot:
         database: Database,
         cache: Cache,
         jobs: JobQueue,
+        auth: CallerAuth,
+        peer_key: secretsmanager.ISecret,
         drain_hook_name: str,
     ) -> None:
         self.settings = settings
+        self.auth = auth
+        self.peer_key = peer_key
         self.code = code
         self.database = database
         self.cache = cache
@@ -229,9 +236,17 @@ class ServiceBoot:
             "CacheSecretArn": self.cache.auth_token.secret_arn,
             "QueueUrl": self.jobs.queue.queue_url,
             "GroupName": fleet.group_name,
+            "DemoJobTypes": str(self.settings.demo_job_types).lower(),
         }
         if service == "web":
-            values["ServicePort"] = str(self.settings.web.service_port)
+            values |= {
+                "ServicePort": str(self.settings.web.service_port),
+                "AuthIssuer": self.auth.issuer,
+                "AuthJwksUrl": self.auth.jwks_url,
+                "AuthClientIds": self.auth.client.user_pool_client_id,
+                "AuthScopePrefix": RESOURCE_SERVER,
+                "PeerAuthSecretArn": self.peer_key.secret_arn,
+            }
         else:
             values |= {
                 "MetricsPort": str(self.settings.worker.metrics_port),
@@ -293,6 +308,7 @@ class ServiceBoot:
             "PutMetricData has no resource-level permissions; the condition limits it to this stage's namespace.",
         )
         if service == "web":
+            self.peer_key.grant_read(fleet.role)
             discovery = iam.Policy(
                 fleet.role,
                 "DiscoveryPolicy",

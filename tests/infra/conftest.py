@@ -1,7 +1,8 @@
 """Synthesized configurations shared by the infrastructure tests.
 
 Synthesis through jsii is slow, so each configuration is synthesized once per session and
-every test reads the same cloud assembly: ``dev`` and ``prod`` with the defaults, and
+every test reads the same cloud assembly: ``dev`` and ``prod`` with the defaults (prod with the
+certificate it requires), and
 ``mysql`` (dev with aurora-mysql, valkey, an HTTPS certificate, an alarm email and x86_64 instances).
 """
 
@@ -26,7 +27,7 @@ CDK_JSON_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["
 CERTIFICATE_ARN = "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-aaaa-bbbb-cccc-123456789abc"
 CONFIGS: dict[str, dict[str, str]] = {
     "dev": {"stage": "dev"},
-    "prod": {"stage": "prod"},
+    "prod": {"stage": "prod", "certificateArn": CERTIFICATE_ARN},
     "mysql": {
         "stage": "dev",
         "auroraEngine": "aurora-mysql",
@@ -141,7 +142,7 @@ def dev(synthesized: Callable[[str], Synthesized]) -> Synthesized:
 
 @pytest.fixture(scope="session")
 def prod(synthesized: Callable[[str], Synthesized]) -> Synthesized:
-    """The prod stage with its defaults."""
+    """The prod stage with its defaults and a certificate."""
     return synthesized("prod")
 
 

@@ -13,7 +13,7 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,14 @@ PATCHES: dict[str, str] = {
     "Parameters.BootstrapVersion": "no CDK bootstrap stack in moto (its version parameter and check rule)",
     "Outputs.FullName": "outputs for the observability stack read attributes moto does not model (FullName)",
     "Fn::GetStackOutput": "not modelled by moto's CloudFormation: replaced by the output's value, read from moto",
+    "AWS::Cognito::UserPool": "not modelled by moto's CloudFormation: references become stand-in strings",
+    "AWS::Cognito::UserPoolClient": "as AWS::Cognito::UserPool",
+    "AWS::Cognito::UserPoolResourceServer": "as AWS::Cognito::UserPool",
+    "AWS::Cognito::UserPoolDomain": "as AWS::Cognito::UserPool",
+    "AWS::WAFv2::WebACL": "not modelled by moto's CloudFormation (the firewall): references become stand-in strings",
+    "AWS::WAFv2::WebACLAssociation": "as AWS::WAFv2::WebACL",
+    "AWS::WAFv2::LoggingConfiguration": "as AWS::WAFv2::WebACL",
+    "AWS::SecretsManager::Secret": "not modelled by moto's CloudFormation (the peer key): its ARN becomes a stand-in",
 }
 """What is changed in a template before moto deploys it, and why (a resource type, a section, a function)."""
 
@@ -54,8 +62,11 @@ def patch_template(template: Mapping[str, Any]) -> dict[str, Any]:
         for logical_id, resource in resources.items()
         if resource["Type"] in PATCHES or logical_id.startswith(providers)
     }
+    stood_in = {logical_id for logical_id in removed if resources[logical_id]["Type"] in STOOD_IN}
     for logical_id in removed:
         del resources[logical_id]
+    patched = _stand_in_references(patched, stood_in)
+    resources = patched["Resources"]
     for resource in resources.values():
         depends = resource.get("DependsOn")
         if isinstance(depends, list):
@@ -71,6 +82,32 @@ def patch_template(template: Mapping[str, Any]) -> dict[str, Any]:
     if still_used:
         raise AssertionError(f"patched-out resources are still referenced: {still_used}")
     return patched
+
+
+STOOD_IN = frozenset(kind for kind in PATCHES if kind.startswith(("AWS::Cognito::", "AWS::WAFv2::", "AWS::Secrets")))
+"""Resource types whose references are replaced by ``stand-in-<logical id>[-<attribute>]`` strings."""
+SECRETS = ("stand-in-PeerKey",)
+"""Stood-in resources that are secrets: their stand-in is an ARN."""
+
+
+def _stand_in_references(template: Any, stood_in: set[str]) -> Any:
+    """``template`` with every ``Ref``/``Fn::GetAtt`` of a ``stood_in`` resource replaced by a stand-in string."""
+    if isinstance(template, list):
+        return [_stand_in_references(item, stood_in) for item in template]
+    if not isinstance(template, dict):
+        return template
+    if template.keys() == {"Ref"} and template["Ref"] in stood_in:
+        name = f"stand-in-{template['Ref']}"
+        # A secret's Ref is its ARN, which IAM policies check the form of.
+        return f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{name}" if name.startswith(SECRETS) else name
+    if template.keys() == {"Fn::GetAtt"} and template["Fn::GetAtt"][0] in stood_in:
+        return f"stand-in-{template['Fn::GetAtt'][0]}-{template['Fn::GetAtt'][1]}"
+    return {key: _stand_in_references(value, stood_in) for key, value in template.items()}
+
+
+def stood_in(template: Mapping[str, Any]) -> set[str]:
+    """The logical IDs of ``template``'s resources that :func:`patch_template` replaces by stand-in strings."""
+    return {logical_id for logical_id, resource in template["Resources"].items() if resource["Type"] in STOOD_IN}
 
 
 def data_stand_in(outputs: list[str], values: Callable[[str], Any], resources: Mapping[str, Any]) -> dict[str, Any]:
@@ -122,10 +159,11 @@ class Deployed:
     created: dict[str, set[str]] = field(default_factory=dict)
     """The logical IDs moto reports for each stack (some without a physical ID)."""
 
-    def deploy(self, stack_name: str, template: Mapping[str, Any]) -> None:
+    def deploy(self, stack_name: str, template: Mapping[str, Any], stood_in: Collection[str] = ()) -> None:
         """Create ``stack_name`` from ``template`` and record what it made; fail with moto's reason.
 
-        Its ``Fn::GetStackOutput`` references are filled in from the stacks deployed before it (see PATCHES).
+        Its ``Fn::GetStackOutput`` references are filled in from the stacks deployed before it (see PATCHES);
+        ``stood_in`` names the resources :func:`patch_template` replaced by stand-ins (:func:`stood_in`).
         """
         body = _replace_stack_outputs(
             template, lambda reference: self.outputs[reference["StackName"]][reference["OutputName"]]
@@ -140,6 +178,10 @@ class Deployed:
         self.created[stack_name] = {item["LogicalResourceId"] for item in described}
         self.resources[stack_name] = {
             item["LogicalResourceId"]: item["PhysicalResourceId"] for item in described if "PhysicalResourceId" in item
+        }
+        # What moto cannot create (STOOD_IN) resolves to the same stand-in the patched template used.
+        self.resources[stack_name] |= {
+            logical_id: _stand_in_references({"Ref": logical_id}, {logical_id}) for logical_id in stood_in
         }
         self.outputs[stack_name] = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
 

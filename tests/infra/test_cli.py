@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import skip_or_fail
-from tests.infra.conftest import PARTS, Synthesized
+from tests.infra.conftest import CERTIFICATE_ARN, PARTS, Synthesized
 
 ROOT = Path(__file__).resolve().parents[2]
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
@@ -30,7 +30,18 @@ def test_npx_cdk_synth_prod_writes_the_templates_quietly(tmp_path: Path, prod: S
     missing = str(tmp_path / "none")
     env |= {"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": missing, "AWS_SHARED_CREDENTIALS_FILE": missing}
     result = subprocess.run(
-        [str(CDK), "synth", "--quiet", "--no-notices", "-c", "stage=prod", "-o", str(tmp_path / "out")],
+        [
+            str(CDK),
+            "synth",
+            "--quiet",
+            "--no-notices",
+            "-c",
+            "stage=prod",
+            "-c",
+            f"certificateArn={CERTIFICATE_ARN}",
+            "-o",
+            str(tmp_path / "out"),
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -200,7 +200,7 @@ def test_http_only_without_a_certificate(dev: Synthesized) -> None:
     dev.template("compute").resource_count_is("AWS::ElasticLoadBalancingV2::Listener", 1)
     dev.template("compute").has_resource_properties(
         "AWS::ElasticLoadBalancingV2::Listener",
-        {"Port": 80, "Protocol": "HTTP", "DefaultActions": [Match.object_like({"Type": "forward"})]},
+        {"Port": 80, "Protocol": "HTTP", "DefaultActions": [Match.object_like({"Type": "fixed-response"})]},
     )
 
 

@@ -20,6 +20,8 @@ WORKER_GROUP_ARN = (
     "autoScalingGroupName/<WorkerFleetGroupASG7BF6B05F>"
 )
 EVERY_STAGE = {
+    ("Compute/CallerAuth/Pool", "Annotation::AwsSolutions-COG8"),
+    ("Compute/PeerKey/Secret", "Annotation::AwsSolutions-SMG4"),
     ("Compute/LoadBalancer/AccessLogs", "Annotation::AwsSolutions-S1"),
     ("Compute/LoadBalancer/SecurityGroup", "Annotation::AwsSolutions-EC23"),
     ("Compute/WebFleet/Group", "Annotation::AwsSolutions-AS3"),

@@ -34,6 +34,7 @@ def test_the_alarm_set_covers_every_tier(config: Synthesized) -> None:
     assert set(alarms) == {
         "Alb5xxRate",
         "UnhealthyHosts",
+        "WafBlockedRequests",
         "OldestMessageAge",
         "DeadLettersNotEmpty",
         "DatabaseCpu",
@@ -49,6 +50,7 @@ def test_the_alarm_set_covers_every_tier(config: Synthesized) -> None:
         "HTTPCode_Target_5XX_Count",
     }
     assert _metric_names(alarms["UnhealthyHosts"]) == {"UnHealthyHostCount"}
+    assert _metric_names(alarms["WafBlockedRequests"]) == {"BlockedRequests"}
     assert _metric_names(alarms["OldestMessageAge"]) == {"ApproximateAgeOfOldestMessage"}
     assert _metric_names(alarms["DatabaseCpu"]) == {"CPUUtilization"}
     assert _metric_names(alarms["DatabaseConnections"]) == {"DatabaseConnections"}

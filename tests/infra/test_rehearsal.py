@@ -56,6 +56,7 @@ from tests.infra.moto_deploy import (
     data_stand_in,
     outputs_read,
     patch_template,
+    stood_in,
     zip_directory,
 )
 from tests.infra.rehearsal import HOST_ONLY_COMMANDS, INSTALL_COMMAND, VENV, Booted, base_python, boot, rooted
@@ -246,7 +247,7 @@ def rehearsal(
             },
         ),
     )
-    deployed.deploy("ScaledRef-dev-Compute", patch_template(templates["Compute"]))
+    deployed.deploy("ScaledRef-dev-Compute", patch_template(templates["Compute"]), stood_in(templates["Compute"]))
     hook = next(
         resource["Properties"]
         for resource in templates["Compute"]["Resources"].values()

@@ -172,7 +172,10 @@ def test_each_service_is_configured_for_this_deployment(config: Synthesized) -> 
     assert (web["API_HOST"], web["API_PORT"]) == ("0.0.0.0", str(settings.web.service_port))
     assert worker["WORKER_ASG_NAME"] == compute.worker.group_name
     assert worker["WORKER_LIFECYCLE_HOOK_NAME"] == DRAIN_HOOK_NAME
-    assert not {name for name in (*web, *worker) if name.startswith("JOB_")}, "the shipped job types need no modules"
+    demo = str(settings.demo_job_types).lower()
+    assert {name: value for name, value in web.items() if name.startswith("JOB_")} == {"JOB_DEMO_TYPES": demo}
+    assert {name: value for name, value in worker.items() if name.startswith("JOB_")} == {"JOB_DEMO_TYPES": demo}
+    assert demo == {"dev": "true", "prod": "false"}[settings.stage]
     assert worker["WORKER_METRICS_PORT"] == str(settings.worker.metrics_port) == "9101"
 
 
@@ -234,7 +237,8 @@ def test_no_secret_value_is_in_any_template_or_user_data(config: Synthesized) ->
     for fleet in FLEETS:
         env = _env(config, fleet)
         secretish = {name for name in env if re.search("PASSWORD|TOKEN|SECRET|KEY", name)}
-        assert secretish == {"DATABASE_SECRET_ARN", "REDIS_AUTH_SECRET_ARN"}, "names of secrets only"
+        peer = {"PEER_AUTH_SECRET_ARN"} if fleet == "web" else set()
+        assert secretish == {"DATABASE_SECRET_ARN", "REDIS_AUTH_SECRET_ARN"} | peer, "names of secrets only"
         assert "@" not in env["DATABASE_URL"], "no credentials in URLs"
         assert "@" not in env["REDIS_URL"], "no credentials in URLs"
         user_data = json.dumps(
@@ -278,7 +282,8 @@ def test_secrets_are_readable_only_by_their_arns(config: Synthesized) -> None:
             if "secretsmanager:GetSecretValue" in listed(statement["Action"])
         ]
         resources = [json.dumps(resource) for statement in reads for resource in listed(statement["Resource"])]
-        assert len(resources) == 2
+        assert len(resources) == (3 if fleet == "web" else 2)
+        assert any("PeerKeySecret" in resource for resource in resources) == (fleet == "web"), "peer key: web only"
         assert any("MasterUserSecretSecretArn" in resource for resource in resources)
         assert any("CacheAuthToken" in resource for resource in resources)
         assert not any("*" in resource for resource in resources)

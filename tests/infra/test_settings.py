@@ -143,6 +143,15 @@ def test_every_key_reaches_the_settings() -> None:
         "alarmEmail": "ops@example.com",
         "alarmOldestMessageSeconds": "900",
         "alarmDbConnections": "100",
+        "allowHttp": "true",
+        "wafCommonRules": "false",
+        "wafKnownBadInputs": "false",
+        "wafIpReputation": "false",
+        "wafRateRule": "false",
+        "wafRateLimit": "300",
+        "wafBlockedAlarmRequests": "50",
+        "authDomainPrefix": "my-team-api",
+        "demoJobTypes": "false",
     }
     assert changed.keys() == KEYS.keys()
     skip_cross_checks = {"stage", "architecture", "peerPort", "servicePort"}  # they only make sense together
