@@ -257,6 +257,9 @@ def rehearsal(
     clients["autoscaling"].put_lifecycle_hook(**hook)  # PATCHES: LifecycleHook, through the API
 
     scratch = sa.make_url(scratch_database)
+    # PATCH: the web unit's RuntimeDirectory (/run/scaledref-api) is made fresh at each start by
+    # systemd; the rehearsal gives each run a fresh one of its own.
+    run_dir = tmp_path_factory.mktemp("run") / "discovery"
 
     def service_env(unit_env: dict[str, str]) -> dict[str, str]:
         database_url = sa.make_url(unit_env["DATABASE_URL"])
@@ -270,6 +273,7 @@ def rehearsal(
         assert unit_env["DATABASE_TLS_CA_FILE"] == "/opt/scaledref/app/services/certs/rds-ca-bundle.pem"
         return {
             "DATABASE_TLS_CA_FILE": "",
+            "API_DISCOVERY_RUN_DIR": str(run_dir),
             **CREDENTIALS,
             "AWS_ENDPOINT_URL": moto_server,
             "AWS_EC2_METADATA_DISABLED": "true",
