@@ -7,6 +7,8 @@ account-wide rate limit. :class:`SharedDiscovery` wraps the real source: the pro
 holds an exclusive ``flock`` on ``<run dir>/discovery.lock`` polls it (the leader) and
 writes the answer atomically to ``<run dir>/members.json``; the others read that file.
 When the leader exits the kernel releases its lock and the next process to ask takes over.
+A reader that finds no file yet (all processes start together) waits a moment for the
+leader's first answer rather than serve with a ring of itself alone.
 
 The leader polls at the interval with ±20 % jitter (instances started together do not
 call in step), and after a throttling error backs off exponentially (to
@@ -53,6 +55,7 @@ class SharedDiscovery:
         run_dir: Path,
         interval: float,
         max_backoff_seconds: float = 300.0,
+        first_answer_wait_seconds: float = 3.0,
         clock: Callable[[], float] = time.time,
         jitter: Callable[[], float] = lambda: random.uniform(0.8, 1.2),
     ) -> None:
@@ -61,6 +64,7 @@ class SharedDiscovery:
         self.file = run_dir / "members.json"
         self._interval = interval
         self._max_backoff = max_backoff_seconds
+        self._first_answer_wait = first_answer_wait_seconds
         self._clock = clock
         self._jitter = jitter
         self._lock_handle: IO[str] | None = None
@@ -121,6 +125,8 @@ class SharedDiscovery:
         return found
 
     def _read(self) -> list[str]:
+        if not self.leader:
+            self._wait_for_first_answer()
         try:
             state = json.loads(self.file.read_text())
             members, polled_at = list(state["members"]), float(state["polled_at"])
@@ -130,6 +136,13 @@ class SharedDiscovery:
         if age > max(10 * self._interval, self._max_backoff * 1.5):
             raise DiscoveryError(f"the shared membership {self.file} is {age:.0f} s old: its poller has stopped")
         return [str(member) for member in members]
+
+    def _wait_for_first_answer(self) -> None:
+        # At start every process refreshes at once, before serving: a reader that answered with
+        # "no file yet" would keep only itself in its ring and route every key to itself.
+        deadline = time.monotonic() + self._first_answer_wait
+        while not self.file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):

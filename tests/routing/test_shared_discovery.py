@@ -3,6 +3,8 @@ the shared file, jitter, and backoff on throttling (the Auto Scaling API stubbed
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import boto3
@@ -63,7 +65,9 @@ def test_one_process_polls_and_the_others_read_its_file(tmp_path: Path) -> None:
 def test_a_missing_or_stale_file_is_an_error_so_the_ring_is_kept(tmp_path: Path) -> None:
     clock, source = Clock(), Counting(["10.0.0.1:8080"])
     leader = SharedDiscovery(source, run_dir=tmp_path, interval=5, clock=clock, max_backoff_seconds=20)
-    reader = SharedDiscovery(source, run_dir=tmp_path, interval=5, clock=clock, max_backoff_seconds=20)
+    reader = SharedDiscovery(
+        source, run_dir=tmp_path, interval=5, clock=clock, max_backoff_seconds=20, first_answer_wait_seconds=0.2
+    )
     assert leader._try_lead()  # it leads, but has not polled yet
     with pytest.raises(DiscoveryError, match="cannot be read yet"):
         reader.members()
@@ -72,6 +76,21 @@ def test_a_missing_or_stale_file_is_an_error_so_the_ring_is_kept(tmp_path: Path)
     clock.now += 51  # the leader stopped refreshing for longer than 10 intervals
     with pytest.raises(DiscoveryError, match="is 51 s old: its poller has stopped"):
         reader.members()
+    leader.close()
+
+
+def test_at_start_a_reader_waits_for_the_leaders_first_answer(tmp_path: Path) -> None:
+    source = Counting(["10.0.0.1:8080", "10.0.0.2:8080"])
+    leader = SharedDiscovery(source, run_dir=tmp_path, interval=5)
+    reader = SharedDiscovery(source, run_dir=tmp_path, interval=5, first_answer_wait_seconds=10)
+    assert leader._try_lead()
+    timer = threading.Timer(0.3, leader.members)  # the leader's first poll lands while the reader waits
+    timer.start()
+    started = time.monotonic()
+    assert reader.members() == ["10.0.0.1:8080", "10.0.0.2:8080"]
+    assert 0.2 < time.monotonic() - started < 5
+    assert source.calls == 1
+    timer.join()
     leader.close()
 
 
