@@ -170,16 +170,21 @@ def test_the_dlq_settings_are_read_from_the_variables_of_their_names() -> None:
         assert field.description
 
 
+def _answer_queue_arns(stub: Stubber, base: str) -> None:
+    """Stub the two GetQueueAttributes calls that resolve the DLQ's and the queue's ARNs."""
+    for name in ("jobs-dlq", "jobs"):
+        stub.add_response(
+            "get_queue_attributes",
+            {"Attributes": {"QueueArn": f"arn:aws:sqs:us-east-1:123456789012:{name}"}},
+            {"QueueUrl": f"{base}/{name}", "AttributeNames": ["QueueArn"]},
+        )
+
+
 def test_the_dlq_tool_starts_a_move_task_where_sqs_offers_one() -> None:
     client = boto3.client("sqs", region_name="us-east-1")
     base = "https://sqs.us-east-1.amazonaws.com/123456789012"
     with Stubber(client) as stub:
-        for name in ("jobs-dlq", "jobs"):
-            stub.add_response(
-                "get_queue_attributes",
-                {"Attributes": {"QueueArn": f"arn:aws:sqs:us-east-1:123456789012:{name}"}},
-                {"QueueUrl": f"{base}/{name}", "AttributeNames": ["QueueArn"]},
-            )
+        _answer_queue_arns(stub, base)
         stub.add_response(
             "start_message_move_task",
             {"TaskHandle": "task-1"},
@@ -243,12 +248,7 @@ def test_a_role_denied_the_move_task_copies_instead() -> None:
     dlq_url, source_url = f"{base}/jobs-dlq", f"{base}/jobs"
     body = json.dumps({"job_id": "j-1", "type": "echo"})
     with Stubber(client) as stub:
-        for name in ("jobs-dlq", "jobs"):
-            stub.add_response(
-                "get_queue_attributes",
-                {"Attributes": {"QueueArn": f"arn:aws:sqs:us-east-1:123456789012:{name}"}},
-                {"QueueUrl": f"{base}/{name}", "AttributeNames": ["QueueArn"]},
-            )
+        _answer_queue_arns(stub, base)
         stub.add_client_error("start_message_move_task", service_error_code="AccessDenied", http_status_code=403)
         stub.add_response(
             "receive_message",
